@@ -1,0 +1,79 @@
+"""Request helpers shared by routes: authentication, bounded bodies, JSON, paging parameters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from modelport.auth.errors import InvalidRequest, ServiceError, Unauthenticated
+from modelport.auth.keys import Principal
+from modelport.auth.service import parse_authorization
+
+
+class TooLarge(ServiceError):
+    status, code = 413, 2015
+
+
+async def authenticate(request: Request) -> Principal:
+    key = parse_authorization(request.headers.get("authorization"))
+    if key is None:
+        raise Unauthenticated("authorization required: send an API key in the Authorization header")
+    auth = request.app.state.platform.auth
+    cached = auth.cached(key)
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(auth.authenticate, key)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the whole body, refusing early (413) when it is over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body is {int(declared)} bytes; the limit is {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def json_body(request: Request, *, allow_empty: bool = True) -> dict[str, Any]:
+    """A JSON object body. Form-encoded bodies get a precise error (see reference 7.3)."""
+    raw = await read_body(request, request.app.state.platform.settings.max_body_bytes)
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise InvalidRequest("request body is empty; send a JSON object", code=2013)
+    if ctype == "application/x-www-form-urlencoded":
+        raise InvalidRequest(
+            "request body is form-encoded, not JSON; nothing was changed. (algorithmia 2.0.5's "
+            "Algorithm.update() sends only the field names this way: call the API with a JSON body instead, "
+            "e.g. `modelport algo update` or requests.put(url, json=...))", status=415, code=2013)
+    if ctype and ctype not in ("application/json", "text/json") and not ctype.endswith("+json"):
+        raise InvalidRequest(f"unsupported Content-Type {ctype!r}: send application/json", status=415, code=2013)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"invalid JSON in request body: {exc}", code=2013) from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"request body must be a JSON object, not {type(body).__name__}", code=2013)
+    return body
+
+
+def query_bool(request: Request, name: str) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise InvalidRequest(f"query parameter {name!r} must be true or false (got {raw!r})")

@@ -1,0 +1,134 @@
+"""Test support: a real modelport server process, and virtualenvs holding the official clients.
+
+Nothing of modelport is mocked: the server is ``modelport server`` on 127.0.0.1, talked to over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CACHE = Path(os.environ.get("MODELPORT_TEST_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "tests"))
+KEY_RE = re.compile(r"^\s+(sim[A-Za-z0-9_-]{20,})\s*$", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    admin_key: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self, key: str | None = None, **kw: object) -> httpx.Client:
+        key = self.admin_key if key is None else key
+        headers = {"Authorization": f"Simple {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kw)  # type: ignore[arg-type]
+
+    def cli(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+            key: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the modelport CLI against this server (addresses through the environment, as CI does)."""
+        full_env = {**os.environ, "MODELPORT_API": self.url, "MODELPORT_API_KEY": key or self.admin_key,
+                    "XDG_CONFIG_HOME": str(self.data_dir.parent / "xdg"), **(env or {})}
+        return subprocess.run([sys.executable, "-m", "modelport", *args], input=input, text=True,
+                              capture_output=True, env=full_env, timeout=600, cwd=cwd)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+
+def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None,
+                 expect_key: bool = True) -> Server:
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    out = open(log_path, "wb")
+    full_env = {**os.environ, "MODELPORT_WORKER_IDLE_SECONDS": "60", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelport", "server", "--port", str(port), "--data-dir", str(data_dir), *extra],
+        stdout=out, stderr=subprocess.STDOUT, env=full_env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
+    key = ""
+    if expect_key:
+        match = KEY_RE.search(log_path.read_text())
+        assert match, log_path.read_text()
+        key = match.group(1)
+    return Server(url, key, data_dir, process, log_path)
+
+
+class ClientEnv:
+    """A virtualenv with one of the official Algorithmia clients; runs scripts against a server."""
+
+    def __init__(self, name: str, requirements: list[str]) -> None:
+        self.path = CACHE / "clients" / name
+        self.python = self.path / "bin" / "python"
+        marker = self.path / ".complete"
+        if not marker.exists() or marker.read_text() != " ".join(requirements):
+            import uv
+
+            uv_bin = uv.find_uv_bin()
+            subprocess.run([uv_bin, "venv", "-q", "--clear", "-p", sys.executable, str(self.path)], check=True)
+            subprocess.run([uv_bin, "pip", "install", "-q", "-p", str(self.python), *requirements], check=True)
+            marker.write_text(" ".join(requirements))
+
+    def run(self, server: Server, code: str, key: str | None = None, check: bool = True,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+                    "ALGORITHMIA_API": server.url, "ALGORITHMIA_API_KEY": key or server.admin_key, **env}
+        result = subprocess.run([str(self.python), "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                                env=full_env, timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"client script failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def json(self, server: Server, code: str, key: str | None = None, **env: str) -> object:
+        """Run a script whose last stdout line is JSON, and return it parsed."""
+        out = self.run(server, code, key=key, **env).stdout.strip().splitlines()
+        return json.loads(out[-1])
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
