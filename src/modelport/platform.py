@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelport.algorithms.publishing import Publisher
 from modelport.algorithms.service import AlgorithmService
 from modelport.auth.service import AuthService, CreatedKey
 from modelport.config import Settings
@@ -45,6 +46,8 @@ class Platform:
         self.secret = load_or_create_secret(settings.path("secret.key"))
         self.auth = AuthService(self.db)
         self.algorithms = AlgorithmService(self.db)
+        self.publisher = Publisher(self.algorithms)
+        self.algorithms.on_deleted.append(self.publisher.invalidate)
 
     def bootstrap(self) -> FirstRun | None:
         """On the very first start: create the administrator and its full-access key."""

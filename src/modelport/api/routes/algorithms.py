@@ -170,6 +170,27 @@ async def get_version(request: Request) -> Response:
                                               compilation_log=p.build_log(build.id)))
 
 
+async def publish(request: Request) -> Response:
+    """
+    summary: Publish the most recent successful build as a new semantic version
+    description: >
+      version_info.version_type is major, minor (default) or revision ("patch" is accepted too).
+      settings.algorithm_callability is kept from the previous version when left out. modelport
+      extension - "release" (an object) is stored in the version's release record, e.g. the CI run URL.
+    responses:
+      200: {description: the version object with version_info.semantic_version}
+      400: {description: "code 1007: that build is already published"}
+    """
+    principal = await authenticate(request)
+    body = await json_body(request)
+    p = _platform(request)
+    owner, name = await _names(request)
+    release = body.get("release") if isinstance(body.get("release"), dict) else None
+    view, version, build = await run_in_threadpool(p.publisher.publish, principal, owner, name, body, release)
+    return JSONResponse(shapes.version_object(view, version, build, p.settings.base_url,
+                                              compilation_log=p.build_log(build.id)))
+
+
 def routes() -> list[Route]:
     u = "/v1/algorithms/{username}/{algoname}"
     i = "/v1/algorithms/{algorithm_id}"
@@ -183,6 +204,10 @@ def routes() -> list[Route]:
         Route(u + "/builds/{build_id}/logs", get_build_logs, methods=["GET"]),
         Route(u + "/versions", list_versions, methods=["GET"]),
         Route(u + "/versions/{algohash}", get_version, methods=["GET"]),
+        Route(u + "/versions", publish, methods=["POST"]),
+        Route(u + "/version", publish, methods=["POST"]),
+        Route(i + "/versions", publish, methods=["POST"]),
+        Route(i + "/version", publish, methods=["POST"]),
         Route(i, get_algorithm, methods=["GET"]),
         Route(i, update_algorithm, methods=["PUT"]),
         Route(i + "/builds", list_builds, methods=["GET"]),
