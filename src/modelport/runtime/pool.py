@@ -1,0 +1,237 @@
+"""Warm workers for one build of an algorithm, and a queue in front of them.
+
+Owns: when workers start (on demand: the first call pays the cold start), which worker serves a
+call (the most recently used idle one, so extra workers go idle and get reaped), the bounded queue
+of callers waiting for a worker, replacing workers that died, scale to zero (``reap_idle``) and
+remembering a load failure so a broken build is not respawned in a loop. Frames and processes are
+``worker.py``'s business.
+
+Until the build has loaded once, one worker starts at a time: a broken build costs one load, and a
+burst of calls does not load N copies of a big model at once. After that, workers start in
+parallel as calls need them. At most ``max_workers`` calls run at once, one per worker. A caller that finds no idle worker
+waits; when ``max_queue`` callers already wait beyond the free worker slots, ``call`` raises
+``PoolBusy`` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+from modelport.runtime.worker import CallOutcome, Worker, WorkerSpec, WorkerState, to_wire
+
+log = logging.getLogger(__name__)
+
+
+class PoolBusy(Exception):
+    """Every worker is busy and the queue of waiting callers is full: retry later."""
+
+
+class PoolClosed(Exception):
+    """The pool was closed (its build was dropped or the server is stopping)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    workers: int  # processes alive, any state
+    starting: int
+    idle: int
+    busy: int
+    waiting: int  # callers queued for a worker
+    load_error: dict[str, str] | None
+
+
+class WorkerPool:
+    """Workers for one ``WorkerSpec``; see the module docstring."""
+
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        max_workers: int = 1,
+        max_queue: int = 100,
+        idle_timeout: float = 300.0,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, not {max_workers}")
+        if max_queue < 0:
+            raise ValueError(f"max_queue must not be negative, not {max_queue}")
+        self.spec = spec
+        self.max_workers = max_workers
+        self.max_queue = max_queue
+        self.idle_timeout = idle_timeout
+        self._workers: set[Worker] = set()
+        self._idle: list[Worker] = []  # a stack: the most recently used worker is served first
+        self._waiters: deque[asyncio.Future[Worker | None]] = deque()
+        self._starting = 0
+        self._load_error: dict[str, str] | None = None
+        self._loaded_once = False
+        self._closed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def load_error(self) -> dict[str, str] | None:
+        """The ``LoadingError`` body every call now gets, once loading has failed."""
+        return self._load_error
+
+    def stats(self) -> PoolStats:
+        busy = sum(1 for w in self._workers if w.state is WorkerState.BUSY)
+        return PoolStats(
+            len(self._workers), self._starting, len(self._idle), busy, len(self._waiters), self._load_error
+        )
+
+    async def call(
+        self,
+        content_type: str,
+        data: Any,
+        *,
+        timeout: float | None = 300.0,
+        want_stdout: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> CallOutcome:
+        """Run one call of the algorithm.
+
+        ``content_type`` is "json" (``data`` any JSON value), "text" (str) or "binary" (bytes).
+        ``env`` is set in the worker's environment for this call only. Algorithm failures come
+        back as ``CallOutcome.error``, never raised. Raises ``PoolBusy`` when the queue is full,
+        ``PoolClosed`` after ``close()``, ``ValueError``/``TypeError`` for a bad content type or
+        data.
+        """
+        wire = to_wire(content_type, data)
+        while True:
+            worker = self._idle.pop() if self._idle else await self._acquire()
+            if worker is None:
+                return CallOutcome(error=dict(self._load_error or {}))
+            if worker.state is WorkerState.READY:
+                try:
+                    answer = worker.call(content_type, wire, env, timeout, want_stdout)
+                except BaseException:  # input that is not JSON: nothing was sent
+                    self._release(worker)
+                    raise
+                return await answer
+            # stopped between being handed over and now (its exit is still being processed)
+
+    async def reap_idle(self, now: float | None = None) -> int:
+        """Stop workers idle for ``idle_timeout`` seconds or more; returns how many."""
+        if not self._idle:
+            return 0
+        deadline = (asyncio.get_running_loop().time() if now is None else now) - self.idle_timeout
+        stale = [w for w in self._idle if w.idle_since <= deadline]
+        if not stale:
+            return 0
+        self._idle = [w for w in self._idle if w.idle_since > deadline]
+        await asyncio.gather(*(w.stop() for w in stale))
+        return len(stale)
+
+    async def close(self) -> None:
+        """Refuse new calls, fail queued ones with ``PoolClosed`` and stop every worker; a call
+        in flight gets its answer if it comes within the spec's ``stop_timeout``."""
+        if not self._closed:
+            self._closed = True
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(PoolClosed("this algorithm's worker pool was closed"))
+            for task in self._tasks:
+                task.cancel()
+            self._idle.clear()
+        await asyncio.gather(*self._tasks, *(w.stop() for w in list(self._workers)), return_exceptions=True)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _acquire(self) -> Worker | None:
+        """Wait for a worker; None means loading failed (see ``load_error``)."""
+        if self._closed:
+            raise PoolClosed("this algorithm's worker pool is closed")
+        if self._load_error is not None:
+            return None
+        # Waiters beyond the worker slots not taken by a running call are the queue.
+        occupied = len(self._workers) - self._starting
+        if len(self._waiters) >= self.max_queue + self.max_workers - occupied:
+            raise PoolBusy(
+                f"the algorithm is busy: {self.max_workers} calls running and {self.max_queue} "
+                "waiting, which is the limit; retry later"
+            )
+        waiter: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._spawn_as_needed()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.cancelled():
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            elif waiter.exception() is None and (worker := waiter.result()) is not None:
+                self._release(worker)  # handed over just as the caller went away
+            raise
+
+    def _spawn_as_needed(self) -> None:
+        while (
+            len(self._waiters) > self._starting
+            and len(self._workers) < self.max_workers
+            and self._load_error is None
+            and not self._closed
+            and (self._loaded_once or self._starting == 0)  # probe a new build with one worker
+        ):
+            worker = Worker(self.spec, on_free=self._release, on_exit=self._on_worker_exit)
+            self._workers.add(worker)
+            self._starting += 1
+            task = asyncio.get_running_loop().create_task(self._start(worker))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _start(self, worker: Worker) -> None:
+        try:
+            load_error = await worker.start()
+        finally:
+            self._starting -= 1
+        if load_error is None:
+            if self._closed:
+                await worker.stop()
+            else:
+                self._loaded_once = True
+                self._release(worker)
+                self._spawn_as_needed()
+            return
+        self._workers.discard(worker)
+        if self._closed:
+            return
+        log.warning("loading %s failed: %s", self.spec.workdir, load_error.get("message"))
+        self._load_error = load_error
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _release(self, worker: Worker) -> None:
+        """A worker became free: hand it to the first waiter, or park it as idle."""
+        if self._closed or worker.state is not WorkerState.READY:
+            return
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        worker.idle_since = asyncio.get_running_loop().time()
+        self._idle.append(worker)
+
+    def _on_worker_exit(self, worker: Worker) -> None:
+        self._workers.discard(worker)
+        try:
+            self._idle.remove(worker)
+        except ValueError:
+            pass
+        if worker.was_ready:  # a worker that failed to start is handled by _start
+            self._spawn_as_needed()
