@@ -1,21 +1,32 @@
 """The composition root: builds every service from settings and wires their events together.
 
 Both the server and the local admin commands (``modelport users``/``keys``) open a Platform on
-the same data dir, so there is one place where parts are put together.
+the same data dir, so there is one place where parts are put together. Services never import each
+other's consumers: they publish events (``on_created``, ``on_finished``...) that are connected here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelport.algorithms.publishing import Publisher
+from modelport.algorithms.publishing import Publisher, Target
 from modelport.algorithms.service import AlgorithmService
+from modelport.auth.keys import Principal
 from modelport.auth.service import AuthService, CreatedKey
+from modelport.builds.envs import EnvCache
+from modelport.builds.service import BuildService
+from modelport.calls import BuildLocation, CallService
 from modelport.config import Settings
 from modelport.db import Database, migrate
+from modelport.db.models import Algorithm
+from modelport.source.githttp import Access, GitHttpApp
+from modelport.source.repos import Identity, RepoStore
+from modelport.source.template import template_files
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -47,7 +58,52 @@ class Platform:
         self.auth = AuthService(self.db)
         self.algorithms = AlgorithmService(self.db)
         self.publisher = Publisher(self.algorithms)
+        self.repos = RepoStore(settings.path("repos"))
+        self.envs = EnvCache(settings.path("envs"), settings.python or sys.executable)
+        self.builds = BuildService(self.db, self.repos, self.envs, settings.path("builds"),
+                                   settings.path("logs", "builds"), settings.build_concurrency)
+        self.calls = CallService(settings, self.auth, self.publisher, self.locate_build)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+        self.algorithms.on_created.append(self._create_repository)
+        self.algorithms.on_deleted.append(self.builds.forget_algorithm)
         self.algorithms.on_deleted.append(self.publisher.invalidate)
+        self.algorithms.on_deleted.append(self._drop_pools)
+        self.builds.on_finished.append(self.publisher.invalidate)
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def _create_repository(self, algorithm: Algorithm, owner: str) -> None:
+        self.repos.create(owner, algorithm.name, template_files(owner, algorithm.name),
+                          Identity(owner, f"{owner}@modelport.invalid"), message="Create algorithm from template")
+
+    def _drop_pools(self, algorithm: Algorithm, owner: str) -> None:
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self.calls.drop_algorithm(algorithm.id), self._loop)
+
+    def locate_build(self, target: Target) -> BuildLocation:
+        if target.env_key is None:
+            raise LookupError(f"build {target.build_id} has no environment")
+        env = self.envs.get(target.env_key)
+        if env is None:
+            raise LookupError(f"the environment of build {target.build_id} is gone; compile again")
+        return BuildLocation(workdir=self.builds.build_dir(target.build_id) / "src", python=env.python)
+
+    def git_app(self) -> GitHttpApp:
+        return GitHttpApp(self.repos, authenticate=self.auth.authenticate_password, authorize=self._git_access,
+                          on_push=self.builds.on_push, prefix="")
+
+    def _git_access(self, principal: Principal | None, owner: str, name: str, write: bool) -> Access:
+        if not self.repos.exists(owner, name):
+            return Access.NOT_FOUND if principal is not None else Access.FORBIDDEN
+        if principal is None:
+            return Access.FORBIDDEN
+        if principal.username == owner or principal.is_admin:
+            if not write or principal.can("allow_algo_management"):
+                return Access.ALLOWED
+        return Access.FORBIDDEN
+
+    # --- bootstrap and lifecycle -------------------------------------------------------------
 
     def bootstrap(self) -> FirstRun | None:
         """On the very first start: create the administrator and its full-access key."""
@@ -58,14 +114,18 @@ class Platform:
         return FirstRun(name, self.auth.create_key(name, label="first admin key", full_access=True))
 
     def build_log_path(self, build_id: str) -> Path:
-        return self.settings.path("logs", "builds", f"{build_id}.log")
+        return self.builds.log_path(build_id)
 
     def build_log(self, build_id: str) -> str | None:
         path = self.build_log_path(build_id)
         return path.read_text(errors="replace") if path.exists() else None
 
     async def start(self) -> None:
-        """Start background parts (build queue, worker supervisor) once the event loop runs."""
+        """Start background parts once the event loop runs; fail builds a previous run left running."""
+        self._loop = asyncio.get_running_loop()
+        self.builds.recover()
 
     async def stop(self) -> None:
+        await self.calls.close()
+        self.builds.shutdown()
         self.db.dispose()

@@ -39,6 +39,7 @@ class Target:
     env_key: str | None
     version: str | None  # semantic version, None for a hash call of an unpublished build
     public: bool
+    open_source: bool  # callers other than the owner see stack traces only of open-source algorithms
 
 
 class Publisher:
@@ -122,6 +123,10 @@ class Publisher:
 
     # --- resolve -----------------------------------------------------------------------------
 
+    def peek(self, owner: str, name: str, spec: VersionSpec) -> Target | None | bool:
+        """The cached resolution, or False when there is none yet (no database access)."""
+        return self._cache.get((owner, name, spec), False)
+
     def resolve(self, owner: str, name: str, spec: VersionSpec) -> Target | None:
         """The build a call for ``spec`` runs, ignoring who calls (see ``allowed``); cached."""
         key = (owner, name, spec)
@@ -131,6 +136,8 @@ class Publisher:
             pass
         target = self._resolve_uncached(owner, name, spec)
         with self._lock:
+            if len(self._cache) > 10_000:  # bounded: callers can ask for any number of hashes
+                self._cache.clear()
             self._cache[key] = target
         return target
 
@@ -170,7 +177,8 @@ def _target(algo: Algorithm, owner: str, build: Build, version: Version | None, 
     return Target(algorithm_id=algo.id, owner=owner, name=algo.name, build_id=build.id,
                   commit_sha=build.commit_sha, entry=build.entry or algo.name, env_key=build.env_key,
                   version=version.semantic_version if version else None,
-                  public=bool(version and version.callability == "public" and not hash_call))
+                  public=bool(version and version.callability == "public" and not hash_call),
+                  open_source=algo.settings.get("source_visibility") == "open")
 
 
 def allowed(principal: Principal, target: Target) -> bool:

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 
 from modelport.api import errors
-from modelport.api.routes import algorithms, meta, users
+from modelport.api.routes import algorithms, calls, meta, users
 from modelport.auth.errors import ServiceError
 from modelport.platform import Platform
 
@@ -24,7 +25,8 @@ def create_app(platform: Platform) -> Starlette:
             await platform.stop()
 
     app = Starlette(
-        routes=[*meta.routes(), *users.routes(), *algorithms.routes()],
+        routes=[*meta.routes(), *calls.routes(), *users.routes(), *algorithms.routes(),
+                Mount("/git", app=platform.git_app())],
         exception_handlers={
             ServiceError: errors.service_error,
             HTTPException: errors.http_error,

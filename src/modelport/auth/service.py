@@ -203,6 +203,14 @@ class AuthService:
             self._ephemeral[digest] = (principal, expires)
         return key, digest
 
+    def principal_for_algorithm(self, owner: str, algorithm: str) -> Principal:
+        """Who an algorithm acts as while it loads: its owner, reading data and calling, never managing."""
+        user = self.get_user(owner)
+        perms = {"allow_algo": True, "algo_acl": ["algo://*"], "allow_data": True, "allow_data_write": False,
+                 "allow_algo_management": False}
+        return Principal(user_id=user.id, username=user.username, is_admin=False, key_type=STANDARD,
+                         permissions=perms, acting_algorithm=algorithm)
+
     def drop_ephemeral(self, digest: str) -> None:
         self._ephemeral.pop(digest, None)
 

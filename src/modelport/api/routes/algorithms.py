@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -10,7 +12,8 @@ from starlette.routing import Route
 from modelport.api import shapes
 from modelport.api.paging import page_params, paged
 from modelport.api.requests import authenticate, json_body, query_bool
-from modelport.auth.errors import NotFound
+from modelport.algorithms.service import require_manager
+from modelport.auth.errors import InvalidRequest, NotFound
 
 
 def _platform(request: Request):  # type: ignore[no-untyped-def]
@@ -191,6 +194,27 @@ async def publish(request: Request) -> Response:
                                               compilation_log=p.build_log(build.id)))
 
 
+async def compile_algorithm(request: Request) -> Response:
+    """
+    summary: Build the head of master now and answer when the build has finished
+    responses:
+      200: {description: "the algorithm object with the new version_info.git_hash and compilation"}
+    """
+    principal = await authenticate(request)
+    p = _platform(request)
+    owner, name = await _names(request)
+    require_manager(principal, owner)
+    await run_in_threadpool(p.algorithms.get, principal, owner, name)
+    sha = await run_in_threadpool(p.repos.head, owner, name, None)
+    if sha is None:
+        raise InvalidRequest(f"{owner}/{name} has no commits on its default branch to build")
+    _, future = await run_in_threadpool(p.builds.start, owner, name, sha, "compile")
+    await asyncio.wrap_future(future)
+    view = await run_in_threadpool(p.algorithms.get, principal, owner, name)
+    log = p.build_log(view.latest_build.id) if view.latest_build else None
+    return JSONResponse(shapes.algorithm_object(view, p.settings.base_url, compilation_log=log))
+
+
 def routes() -> list[Route]:
     u = "/v1/algorithms/{username}/{algoname}"
     i = "/v1/algorithms/{algorithm_id}"
@@ -205,6 +229,8 @@ def routes() -> list[Route]:
         Route(u + "/versions", list_versions, methods=["GET"]),
         Route(u + "/versions/{algohash}", get_version, methods=["GET"]),
         Route(u + "/versions", publish, methods=["POST"]),
+        Route(u + "/compile", compile_algorithm, methods=["POST"]),
+        Route(i + "/compile", compile_algorithm, methods=["POST"]),
         Route(u + "/version", publish, methods=["POST"]),
         Route(i + "/versions", publish, methods=["POST"]),
         Route(i + "/version", publish, methods=["POST"]),
