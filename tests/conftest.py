@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.support import ClientEnv, Server, start_server
+from tests.support import Algo, ClientEnv, Server, start_server
 
 _names = itertools.count()
 
@@ -53,3 +54,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+
+
+@pytest.fixture
+def new_algo(server: Server, tmp_path: Path, unique: str):  # type: ignore[no-untyped-def]
+    """Factory: ``new_algo(name_suffix="", key=None, owner="admin")`` creates an algorithm with a clone."""
+
+    def make(suffix: str = "", *, key: str | None = None, owner: str = "admin", **kw: object) -> Algo:
+        return Algo(server, owner, f"a{unique}{suffix}", key or server.admin_key, tmp_path, **kw)  # type: ignore[arg-type]
+
+    return make

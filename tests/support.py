@@ -132,3 +132,85 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):  # type
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def remote(server: Server, owner: str, name: str, user: str, secret: str) -> str:
+    from urllib.parse import quote
+
+    return server.url.replace("http://", f"http://{quote(user, safe='')}:{quote(secret, safe='')}@") + \
+        f"/git/{owner}/{name}.git"
+
+
+class Algo:
+    """An algorithm on a test server with a local clone to commit and push from."""
+
+    def __init__(self, server: Server, owner: str, name: str, key: str, workdir: Path,
+                 create: bool = True, settings: dict | None = None) -> None:  # type: ignore[type-arg]
+        self.server, self.owner, self.name, self.key = server, owner, name, key
+        if create:
+            with server.client(key) as c:
+                r = c.post(f"/v1/algorithms/{owner}", json={"name": name, "settings": settings or {}})
+                assert r.status_code == 201, r.text
+        self.dir = workdir / name
+        git(workdir, "clone", "-q", remote(server, owner, name, owner, key), str(self.dir))
+
+    def push(self, files: dict[str, str], *, message: str = "change", branch: str = "master",
+             force: bool = False) -> str:
+        for rel, text in files.items():
+            path = self.dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        git(self.dir, "add", "-A")
+        git(self.dir, "commit", "-q", "--allow-empty", "-m", message)
+        git(self.dir, "push", "-q", *(["-f"] if force else []), "origin", f"HEAD:{branch}")
+        return git(self.dir, "rev-parse", "HEAD").stdout.strip()
+
+    def source(self, code: str, requirements: str = "") -> str:
+        """Push ``code`` as src/<name>.py (and requirements), return the commit."""
+        return self.push({f"src/{self.name}.py": textwrap.dedent(code), "requirements.txt": requirements})
+
+    def builds(self) -> list[dict]:  # type: ignore[type-arg]
+        with self.server.client(self.key) as c:
+            return c.get(f"/v1/algorithms/{self.owner}/{self.name}/builds").json()["results"]
+
+    def wait_build(self, sha: str, timeout: float = 300) -> dict:  # type: ignore[type-arg]
+        def finished():  # type: ignore[no-untyped-def]
+            for b in self.builds():
+                if b["commit_sha"] == sha and b["status"] != "in-progress":
+                    return b
+            return None
+
+        return wait_until(finished, timeout=timeout, interval=0.05)
+
+    def deploy(self, code: str, requirements: str = "") -> str:
+        sha = self.source(code, requirements)
+        build = self.wait_build(sha)
+        assert build["status"] == "succeeded", self.log(build["build_id"])
+        return sha
+
+    def log(self, build_id: str) -> str:
+        with self.server.client(self.key) as c:
+            return c.get(f"/v1/algorithms/{self.owner}/{self.name}/builds/{build_id}/logs").json()["logs"]
+
+    def publish(self, version_type: str = "minor", notes: str | None = None, **body: object) -> httpx.Response:
+        info = {"version_type": version_type} | ({"release_notes": notes} if notes else {})
+        with self.server.client(self.key) as c:
+            return c.post(f"/v1/algorithms/{self.owner}/{self.name}/versions", json={"version_info": info, **body})
+
+    def call(self, data: object = None, version: str | None = None, key: str | None = None,
+             params: dict | None = None, **kw: object) -> httpx.Response:  # type: ignore[type-arg]
+        path = f"/v1/algo/{self.owner}/{self.name}" + (f"/{version}" if version else "")
+        with self.server.client(key or self.key) as c:
+            if "content" in kw or "json" in kw:
+                return c.post(path, params=params, **kw)  # type: ignore[arg-type]
+            return c.post(path, json=data, params=params, **kw)  # type: ignore[arg-type]
