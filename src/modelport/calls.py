@@ -7,6 +7,7 @@ caller, so ``Algorithmia.client()`` inside the algorithm acts for whoever called
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from modelport.algorithms.publishing import Publisher, Target, allowed, not_found_message
 from modelport.algorithms.semver import VersionSpec
 from modelport.auth.errors import Forbidden, NotFound, ServiceError
-from modelport.auth.keys import STANDARD, Principal
+from modelport.auth.keys import STANDARD, Principal, hash_key
 from modelport.auth.service import AuthService
 from modelport.config import Settings
 from modelport.runtime import CallOutcome, PoolBusy, PoolClosed, Supervisor, WorkerSpec
@@ -25,6 +26,7 @@ from modelport.runtime import CallOutcome, PoolBusy, PoolClosed, Supervisor, Wor
 MAX_TIMEOUT = 3000.0
 DEFAULT_TIMEOUT = 300.0
 LOAD_KEY_SECONDS = 7 * 24 * 3600.0
+CALL_KEY_SECONDS = 900.0
 
 
 class Busy(ServiceError):
@@ -49,6 +51,7 @@ class CallService:
         self.supervisor = Supervisor(max_workers=settings.worker_max, max_queue=settings.worker_queue,
                                      idle_timeout=settings.worker_idle_seconds)
         self._pool_keys: dict[str, set[str]] = {}  # algorithm id -> build ids with pools
+        self._call_keys: dict[tuple[int, int | None, str], tuple[str, float]] = {}
 
     async def target(self, principal: Principal, owner: str, name: str, spec: VersionSpec,
                      spec_text: str | None) -> Target:
@@ -84,20 +87,34 @@ class CallService:
         if pool is None:
             pool = self.supervisor.get_or_create(target.build_id, lambda: self._spec(target))
             self._pool_keys.setdefault(target.algorithm_id, set()).add(target.build_id)
-        acting = replace(principal, acting_algorithm=f"{target.owner}/{target.name}",
-                         permissions={**principal.permissions, "allow_algo_management": False,
-                                      "administer_users": False})
-        key, digest = self.auth.issue_ephemeral(acting, timeout + 60)
         try:
             return await pool.call(content_type, data, timeout=timeout, want_stdout=want_stdout,
-                                   env={"ALGORITHMIA_API_KEY": key})
+                                   env={"ALGORITHMIA_API_KEY": self._call_key(principal, target, timeout)})
         except PoolBusy:
             raise Busy(f"algo://{target.owner}/{target.name} is busy: all its workers are in use and "
                        f"{self.settings.worker_queue} calls are waiting; retry shortly") from None
         except PoolClosed:
             raise Busy("the algorithm's workers were stopped (a new build or shutdown); retry") from None
-        finally:
-            self.auth.drop_ephemeral(digest)
+
+    def _call_key(self, principal: Principal, target: Target, timeout: float) -> str:
+        """A short-lived key acting for the caller inside this algorithm, reused across the caller's calls
+        while it has at least ``timeout`` + a minute left (issuing one per call costs the hot path)."""
+        slot = (principal.user_id, principal.key_id, target.algorithm_id)
+        now = time.monotonic()
+        cached = self._call_keys.get(slot)
+        if cached is not None and cached[1] > now + timeout + 60:
+            return cached[0]
+        acting = replace(principal, acting_algorithm=f"{target.owner}/{target.name}",
+                         permissions={**principal.permissions, "allow_algo_management": False,
+                                      "administer_users": False})
+        ttl = max(CALL_KEY_SECONDS, timeout + 120)
+        key, digest = self.auth.issue_ephemeral(acting, ttl)
+        if cached is not None:
+            self.auth.drop_ephemeral(hash_key(cached[0]))
+        if len(self._call_keys) > 10_000:
+            self._call_keys.clear()
+        self._call_keys[slot] = (key, now + ttl)
+        return key
 
     async def drop_algorithm(self, algorithm_id: str) -> None:
         for build_id in self._pool_keys.pop(algorithm_id, set()):

@@ -8,11 +8,24 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from modelport.api import errors
 from modelport.api.routes import algorithms, calls, meta, users
 from modelport.auth.errors import ServiceError
 from modelport.platform import Platform
+
+
+class ModelportApp(Starlette):
+    """Starlette, with the call API answered before the middleware stack and router (the hot path)."""
+
+    call_endpoint: calls.CallEndpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(calls.PREFIX):
+            await self.call_endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(platform: Platform) -> Starlette:
@@ -24,8 +37,9 @@ def create_app(platform: Platform) -> Starlette:
         finally:
             await platform.stop()
 
-    app = Starlette(
-        routes=[*meta.routes(), *calls.routes(), *users.routes(), *algorithms.routes(),
+    call_endpoint = calls.CallEndpoint(platform)
+    app = ModelportApp(
+        routes=[*meta.routes(), *calls.routes(call_endpoint), *users.routes(), *algorithms.routes(),
                 Mount("/git", app=platform.git_app())],
         exception_handlers={
             ServiceError: errors.service_error,
@@ -35,4 +49,5 @@ def create_app(platform: Platform) -> Starlette:
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.call_endpoint = call_endpoint
     return app

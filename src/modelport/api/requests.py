@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -10,37 +11,44 @@ from starlette.requests import Request
 
 from modelport.auth.errors import InvalidRequest, ServiceError, Unauthenticated
 from modelport.auth.keys import Principal
-from modelport.auth.service import parse_authorization
+from modelport.auth.service import AuthService, parse_authorization
 
 
 class TooLarge(ServiceError):
     status, code = 413, 2015
 
 
-async def authenticate(request: Request) -> Principal:
-    key = parse_authorization(request.headers.get("authorization"))
+async def principal_for(auth: AuthService, header: str | None) -> Principal:
+    """The caller behind an Authorization header; the database only on a cache miss."""
+    key = parse_authorization(header)
     if key is None:
         raise Unauthenticated("authorization required: send an API key in the Authorization header")
-    auth = request.app.state.platform.auth
     cached = auth.cached(key)
     if cached is not None:
         return cached
     return await run_in_threadpool(auth.authenticate, key)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the whole body, refusing early (413) when it is over ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+async def authenticate(request: Request) -> Principal:
+    return await principal_for(request.app.state.platform.auth, request.headers.get("authorization"))
+
+
+async def collect_body(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+    """Read a whole body, refusing early (413) when it is, or grows, over ``limit`` bytes."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"request body is {int(declared)} bytes; the limit is {limit} bytes")
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise TooLarge(f"request body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    return await collect_body(request.stream(), request.headers.get("content-length"), limit)
 
 
 async def json_body(request: Request, *, allow_empty: bool = True) -> dict[str, Any]:

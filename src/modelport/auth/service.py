@@ -143,6 +143,8 @@ class AuthService:
                 raise NotFound(f"user {username} has no key with id {key_id}", code=2015)
             row.revoked_at = utcnow()
         self.invalidate()
+        with self._lock:  # keys handed to running algorithms on this key's behalf die with it
+            self._ephemeral = {d: e for d, e in self._ephemeral.items() if e[0].key_id != key_id}
 
     def invalidate(self) -> None:
         with self._lock:
@@ -198,9 +200,11 @@ class AuthService:
         """A short-lived in-memory key for code running on a principal's behalf; returns (key, digest)."""
         key = generate_key()
         digest = hash_key(key)
-        expires = time.monotonic() + ttl
+        now = time.monotonic()
         with self._lock:
-            self._ephemeral[digest] = (principal, expires)
+            if len(self._ephemeral) > 5_000:
+                self._ephemeral = {d: e for d, e in self._ephemeral.items() if e[1] > now}
+            self._ephemeral[digest] = (principal, now + ttl)
         return key, digest
 
     def principal_for_algorithm(self, owner: str, algorithm: str) -> Principal:
