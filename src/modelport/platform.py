@@ -22,10 +22,13 @@ from modelport.builds.envs import EnvCache
 from modelport.builds.service import BuildService
 from modelport.calls import BuildLocation, CallService
 from modelport.config import Settings
+from modelport.data.service import DataService
+from modelport.data.storage import LocalStorage
 from modelport.db import Database, migrate
 from modelport.db.models import Algorithm
 from modelport.source.githttp import Access, GitHttpApp
 from modelport.source.repos import Identity, RepoStore
+from modelport.source.scm import ScmService
 from modelport.source.template import template_files
 
 
@@ -63,8 +66,12 @@ class Platform:
         self.builds = BuildService(self.db, self.repos, self.envs, settings.path("builds"),
                                    settings.path("logs", "builds"), settings.build_concurrency)
         self.calls = CallService(settings, self.auth, self.publisher, self.locate_build)
+        self.scm = ScmService(self.db, self.repos, self.builds, self.secret, settings.base_url)
+        # LocalStorage removes the temp files of uploads a previous process left unfinished.
+        self.data = DataService(self.db, LocalStorage(settings.path("data")), self.secret)
         self._loop: asyncio.AbstractEventLoop | None = None
 
+        self.algorithms.source_for_create = self.scm.source_for_create
         self.algorithms.on_created.append(self._create_repository)
         self.algorithms.on_deleted.append(self.builds.forget_algorithm)
         self.algorithms.on_deleted.append(self.publisher.invalidate)
@@ -74,6 +81,9 @@ class Platform:
     # --- wiring ------------------------------------------------------------------------------
 
     def _create_repository(self, algorithm: Algorithm, owner: str) -> None:
+        if self.scm.is_external_source(algorithm.source):  # code lives elsewhere: an empty build mirror
+            self.scm.create_mirror(owner, algorithm.name)
+            return
         self.repos.create(owner, algorithm.name, template_files(owner, algorithm.name),
                           Identity(owner, f"{owner}@modelport.invalid"), message="Create algorithm from template")
 
@@ -97,6 +107,8 @@ class Platform:
         if not self.repos.exists(owner, name):
             return Access.NOT_FOUND if principal is not None else Access.FORBIDDEN
         if principal is None:
+            return Access.FORBIDDEN
+        if write and self.scm.is_external(owner, name):  # a mirror: push to the external repository
             return Access.FORBIDDEN
         if principal.username == owner or principal.is_admin:
             if not write or principal.can("allow_algo_management"):

@@ -81,6 +81,17 @@ def test_path_errors_carry_the_path(tmp_path: Path) -> None:
     assert str(info.value) == f"{path}: no test cases: the array is empty"
 
 
+def test_unreadable_files_say_why(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes(b'[{"case_name": "caf\xe9", "input": 1, "expected_output": 1}]')
+    with pytest.raises(TestCasesError) as info:
+        load_test_cases(latin)
+    assert str(info.value) == f"{latin}: not valid UTF-8 at byte 19"
+    with pytest.raises(TestCasesError) as info:
+        load_test_cases(tmp_path)  # a directory
+    assert str(info.value).startswith(f"{tmp_path}: cannot read the file: ")
+
+
 # --- top level -------------------------------------------------------------------------------------------------
 
 

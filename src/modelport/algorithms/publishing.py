@@ -89,8 +89,17 @@ class Publisher:
                             .where(User.username == owner, Algorithm.name == name))
             if algo is None:
                 raise no_such_algorithm(owner, name)
-            build = s.scalar(select(Build).where(Build.algorithm_id == algo.id, Build.status == "succeeded")
-                             .order_by(Build.seq.desc()).limit(1))
+            wanted = body.get("build_id")
+            if wanted is not None:  # modelport extension: publish exactly the build a CI gate tested
+                build = s.get(Build, wanted) if isinstance(wanted, str) else None
+                if build is None or build.algorithm_id != algo.id:
+                    raise NotFound(f"{owner}/{name} has no build {wanted!r}", code=1010)
+                if build.status != "succeeded":
+                    raise InvalidRequest(f"build {wanted} is {build.status}; only a successful build can be "
+                                         "published", code=1010)
+            else:
+                build = s.scalar(select(Build).where(Build.algorithm_id == algo.id, Build.status == "succeeded")
+                                 .order_by(Build.seq.desc()).limit(1))
             if build is None:
                 raise InvalidRequest(f"{owner}/{name} has no successful build to publish: push code to its "
                                      "repository (or call compile) first", code=1010)

@@ -47,6 +47,9 @@ class AlgorithmService:
         self.db = db
         self.on_created: list[Callable[[Algorithm, str], None]] = []
         self.on_deleted: list[Callable[[Algorithm, str], None]] = []
+        # Turns a create body into the ``source`` column ({} = modelport's own repository); the
+        # platform sets it to ScmService.source_for_create. on_created hooks see the result.
+        self.source_for_create: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {}
 
     # --- lookups -----------------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ class AlgorithmService:
         details.setdefault("label", name)
         settings = rules.new_settings(body.get("settings"))
         version_info = rules.clean_version_info(body.get("version_info"))
+        source = self.source_for_create(body)  # external repository, validated before anything is written
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == owner))
             if user is None:
@@ -109,7 +113,7 @@ class AlgorithmService:
             if self._find(s, owner, name) is not None:
                 raise Conflict(f"Algorithm name already exists: {owner}/{name}", code=1002)
             algo = Algorithm(owner_id=user.id, name=name, details=details, settings=settings,
-                             version_info=version_info, source={})
+                             version_info=version_info, source=source)
             s.add(algo)
             s.flush()
             for hook in self.on_created:

@@ -11,8 +11,9 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from modelport.api import errors
-from modelport.api.routes import algorithms, calls, meta, users
+from modelport.api.routes import algorithms, calls, data, meta, scm, users
 from modelport.auth.errors import ServiceError
+from modelport.data import DataError
 from modelport.platform import Platform
 
 
@@ -39,10 +40,11 @@ def create_app(platform: Platform) -> Starlette:
 
     call_endpoint = calls.CallEndpoint(platform)
     app = ModelportApp(
-        routes=[*meta.routes(), *calls.routes(call_endpoint), *users.routes(), *algorithms.routes(),
-                Mount("/git", app=platform.git_app())],
+        routes=[*meta.routes(), *calls.routes(call_endpoint), *users.routes(), *algorithms.routes(), *data.routes(),
+                *scm.routes(), Mount("/git", app=platform.git_app())],
         exception_handlers={
             ServiceError: errors.service_error,
+            DataError: data.data_error,
             HTTPException: errors.http_error,
             Exception: errors.internal_error,
         },

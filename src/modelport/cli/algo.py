@@ -23,20 +23,42 @@ def algo() -> None:
 @click.option("--summary")
 @click.option("--public", is_flag=True, help="Callable by anyone once published (default: private).")
 @click.option("--settings", "settings_json", help="Extra settings as JSON, e.g. '{\"network_access\": \"isolated\"}'.")
+# --- external repository (docs/scm.md) ---
+@click.option("--repo-url", metavar="URL",
+              help="Back the algorithm by this GitHub/GitLab repository (https://...), not the template.")
+@click.option("--repo-token-stdin", is_flag=True,
+              help="Read a token that can read --repo-url from stdin (stored encrypted, never shown again).")
+@click.option("--provider", type=click.Choice(["github", "gitlab"]),
+              help="Host of --repo-url.  [default: from the URL's host name]")
 @server_options
 def algo_create(name: str, label: str | None, summary: str | None, public: bool, settings_json: str | None,
+                repo_url: str | None, repo_token_stdin: bool, provider: str | None,
                 **conn: str | None) -> None:
-    """Create OWNER/ALGO; its repository starts from a working Python template."""
+    """Create OWNER/ALGO; its repository starts from a working Python template, or, with --repo-url,
+    its code comes from GitHub/GitLab through a push webhook."""
     owner, algoname = split_algo(name)
     settings = json.loads(settings_json) if settings_json else {}
     if public:
         settings["algorithm_callability"] = "public"
     details = {k: v for k, v in {"label": label, "summary": summary}.items() if v}
+    body: dict = {"name": algoname, "details": details, "settings": settings}  # type: ignore[type-arg]
+    if (repo_token_stdin or provider) and not repo_url:
+        raise click.UsageError("--repo-token-stdin and --provider need --repo-url")
+    if repo_url:
+        source = {"repository_https_url": repo_url, "provider": provider}
+        if repo_token_stdin:
+            token = click.get_text_stream("stdin").read().strip()
+            if not token:
+                raise click.UsageError("--repo-token-stdin: nothing was read from stdin")
+            source["repository_token"] = token
+        body["source"] = {k: v for k, v in source.items() if v}
     api = api_from(**conn)
-    result = api.json("POST", f"/v1/algorithms/{owner}", json={"name": algoname, "details": details,
-                                                              "settings": settings})
+    result = api.json("POST", f"/v1/algorithms/{owner}", json=body)
     click.echo(f"created {owner}/{algoname} ({result['id']})")
-    click.echo(f"clone it:  modelport algo clone {owner}/{algoname}")
+    if repo_url:
+        click.echo(f"connect its webhook:  modelport algo scm {owner}/{algoname}")
+    else:
+        click.echo(f"clone it:  modelport algo clone {owner}/{algoname}")
 
 
 @algo.command("info")
@@ -77,6 +99,57 @@ def algo_delete(name: str, yes: bool, **conn: str | None) -> None:
         click.confirm(f"Delete {owner}/{algoname}, its repository, builds and versions?", abort=True)
     api_from(**conn).json("DELETE", f"/v1/algorithms/{owner}/{algoname}")
     click.echo(f"deleted {owner}/{algoname}")
+
+
+_WEBHOOK_HOWTO = {
+    "github": """\
+On GitHub: the repository's Settings > Webhooks > Add webhook
+  Payload URL:   the webhook URL above
+  Content type:  application/json
+  Secret:        the webhook secret above
+  Events:        Just the push event
+GitHub sends a ping at once; its delivery should show 202.""",
+    "gitlab": """\
+On GitLab: the project's Settings > Webhooks > Add new webhook
+  URL:           the webhook URL above
+  Secret token:  the webhook secret above
+  Trigger:       Push events (all branches, or master/main)
+"Test > Push events" should show HTTP 204 and start a build.""",
+}
+
+
+@algo.command("scm")
+@click.argument("name", metavar="OWNER/ALGO")
+@click.option("--json", "as_json", is_flag=True, help="Print the scm/status object as JSON.")
+@server_options
+def algo_scm(name: str, as_json: bool, **conn: str | None) -> None:
+    """Show OWNER/ALGO's external repository connection, its webhook URL and secret, and how to set
+    the webhook up on GitHub or GitLab."""
+    owner, algoname = split_algo(name)
+    api = api_from(**conn)
+    status = api.json("GET", f"/v1/algorithms/{owner}/{algoname}/scm/status")
+    if as_json:
+        echo_json(status)
+        return
+    source = api.json("GET", f"/v1/algorithms/{owner}/{algoname}")["source"]
+    if "repository_webhook_url" not in status:
+        click.echo(f"{owner}/{algoname} uses modelport's own repository: "
+                   f"{source.get('repository_https_url')}")
+        click.echo("pushes to its master (or main) branch build; there is no webhook to set up")
+        return
+    provider = source.get("scm", {}).get("provider", "github")
+    click.echo(f"repository:      {source.get('repository_https_url')} ({provider})")
+    click.echo(f"connection:      {status['scm_connection_status']}")
+    if status.get("scm_connection_error"):
+        click.echo(f"                 {status['scm_connection_error']}")
+    click.echo(f"webhook URL:     {status['repository_webhook_url']}")
+    if urlsplit(status["repository_webhook_url"]).hostname in ("127.0.0.1", "localhost", "::1"):
+        click.echo("hint: GitHub and GitLab cannot reach a loopback address: start the server with "
+                   "--public-url (MODELPORT_PUBLIC_URL) set to its public address", err=True)
+    click.echo(f"webhook secret:  {status['repository_webhook_secret']}")
+    click.echo("")
+    click.echo(_WEBHOOK_HOWTO.get(provider, _WEBHOOK_HOWTO["github"]))
+    click.echo("Pushes to master or main build that exact commit; `modelport builds list` shows them.")
 
 
 def remote_url(api: str, owner: str, algoname: str, user: str, key: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelport import __version__
-from modelport.cli import admin, algo
+from modelport.cli import admin, algo, calls, ci, data
 from modelport.cli.config import DEFAULT_API, resolve, save_profile
 from modelport.config import load_settings
 
@@ -74,6 +74,13 @@ cli.add_command(admin.users)
 cli.add_command(admin.keys)
 cli.add_command(algo.algo)
 cli.add_command(algo.builds)
+cli.add_command(calls.call)
+cli.add_command(calls.publish)
+cli.add_command(calls.versions)
+cli.add_command(ci.test)
+cli.add_command(ci.deploy_cmd)
+cli.add_command(ci.deploy_model_cmd)
+cli.add_command(data.data)
 
 
 def main() -> None:

@@ -38,6 +38,8 @@ _REPO_CONFIG = {
     "transfer.hideRefs": "refs/builds",
     "receive.denyNonFastForwards": "false",
     "core.logAllRefUpdates": "true",
+    # CI checkouts are shallow (GitHub's default depth is 1): accept them as they are, keeping the sha.
+    "receive.shallowUpdate": "true",
 }
 
 
@@ -145,6 +147,20 @@ class RepoStore:
             self._git(path, "config", key, value)
 
     # -- lifecycle -----------------------------------------------------------------------------
+
+    def create_empty(self, owner: str, algo: str) -> None:
+        """An empty repository (for algorithms whose code is fetched from elsewhere); built beside its
+        final place and renamed in, like ``create``. Raises RepoExistsError."""
+        final = self.path(owner, algo)
+        if final.exists():
+            raise RepoExistsError(f"repository {owner}/{algo} already exists")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.parent / f".{algo}.{secrets.token_hex(4)}.tmp"
+        try:
+            self._init_bare(tmp)
+            os.rename(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def create(
         self,

@@ -205,7 +205,10 @@ async def compile_algorithm(request: Request) -> Response:
     owner, name = await _names(request)
     require_manager(principal, owner)
     await run_in_threadpool(p.algorithms.get, principal, owner, name)
-    sha = await run_in_threadpool(p.repos.head, owner, name, None)
+    # Backed by an external repository (source/scm.py): fetch its master (else main) and build that.
+    sha = await run_in_threadpool(p.scm.fetch_default_branch, owner, name)
+    if sha is None:
+        sha = await run_in_threadpool(p.repos.head, owner, name, None)
     if sha is None:
         raise InvalidRequest(f"{owner}/{name} has no commits on its default branch to build")
     _, future = await run_in_threadpool(p.builds.start, owner, name, sha, "compile")

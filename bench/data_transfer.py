@@ -1,0 +1,255 @@
+"""Upload and download a large file through the data API, against `cp` of the same file on the same disk.
+
+Starts its own `modelport server` on 127.0.0.1 with a data dir in a temp folder (beside the test file,
+so cp and the server write to the same disk), uploads with PUT and downloads with GET using curl (or
+httpx when curl is missing), and samples the server's VmRSS / VmHWM from /proc while it works.
+Prints one JSON line and a one-line summary; removes everything it created.
+
+    python3 bench/data_transfer.py                 # 1 GiB, best of 3 runs
+    python3 bench/data_transfer.py --size-mib 256 --runs 1 --dir /var/tmp
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+MIB = 1 << 20
+KEY_RE = re.compile(r"^\s+(sim[A-Za-z0-9_-]{20,})\s*$", re.MULTILINE)
+
+
+class RssSampler:
+    """Polls /proc/<pid>/status; `peak` is the highest VmRSS seen since `reset()`."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def status(self, field: str) -> int:
+        text = Path(f"/proc/{self.pid}/status").read_text()
+        match = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        return int(match.group(1)) * 1024 if match else 0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def reset(self) -> None:
+        self.peak = self.status("VmRSS")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.peak = max(self.peak, self.status("VmRSS"))
+            except OSError:
+                return
+
+    def __enter__(self) -> Self:
+        self.reset()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def start_server(data_dir: Path, log_path: Path, env: dict[str, str] | None = None
+                 ) -> tuple[subprocess.Popen[bytes], str, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port),
+                                    "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise SystemExit(f"server did not start:\n{log_path.read_text()}")
+    match = KEY_RE.search(log_path.read_text())
+    if not match:
+        process.kill()
+        raise SystemExit("no admin key in the server output")
+    return process, url, match.group(1)
+
+
+def make_file(path: Path, size: int) -> str:
+    md5 = hashlib.md5()
+    block = os.urandom(64 * MIB)
+    with path.open("wb") as f:
+        written = 0
+        while written < size:
+            # Vary each block so no layer can deduplicate or compress it.
+            piece = (written.to_bytes(8, "little") + block)[: min(len(block), size - written)]
+            f.write(piece)
+            md5.update(piece)
+            written += len(piece)
+    return md5.hexdigest()
+
+
+def timed(action: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def run(cmd: list[str]) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3, help="repeat each transfer; the best run counts")
+    parser.add_argument("--dir", default=None, help="where the temp folder goes (the disk under test)")
+    parser.add_argument("--client", choices=["curl", "httpx"], default="curl" if shutil.which("curl") else "httpx")
+    parser.add_argument("--no-accel", action="store_true",
+                        help="run the server on h11 and asyncio even when httptools and uvloop are installed")
+    args = parser.parse_args()
+
+    size = args.size_mib * MIB
+    work = Path(tempfile.mkdtemp(prefix="modelport-bench-", dir=args.dir))
+    process = None
+    try:
+        source = work / "source.bin"
+        digest = make_file(source, size)
+        cp_times = []
+        for _ in range(args.runs):
+            cp_times.append(timed(lambda: run(["cp", str(source), str(work / "copy.bin")])))
+            (work / "copy.bin").unlink()
+
+        env = None
+        if args.no_accel:
+            # Shadow both modules so the server's own check (`import httptools`) fails and it falls back.
+            shim = work / "no-accel"
+            for module in ("httptools", "uvloop"):
+                (shim / module).mkdir(parents=True)
+                (shim / module / "__init__.py").write_text("raise ImportError('hidden by the benchmark')\n")
+            env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))}
+        process, url, key = start_server(work / "data", work / "server.log", env)
+        headers = {"Authorization": f"Simple {key}"}
+        httpx.post(f"{url}/v1/data/.my", json={"name": "bench"}, headers=headers).raise_for_status()
+        target = f"{url}/v1/data/.my/bench/source.bin"
+        download = work / "download.bin"
+
+        def upload() -> None:
+            if args.client == "curl":
+                run(["curl", "-sS", "--fail", "-T", str(source), "-H", f"Authorization: Simple {key}", target])
+            else:
+                with source.open("rb") as f:
+                    httpx.put(target, content=f, headers=headers, timeout=None).raise_for_status()
+
+        def fetch(into: Path = download) -> None:
+            if args.client == "curl":
+                run(["curl", "-sS", "--fail", "-o", str(into), "-H", f"Authorization: Simple {key}", target])
+            else:
+                with httpx.stream("GET", target, headers=headers, timeout=None) as r, into.open("wb") as f:
+                    r.raise_for_status()
+                    for chunk in r.iter_bytes(MIB):
+                        f.write(chunk)
+
+        sampler = RssSampler(process.pid)
+        baseline = sampler.status("VmRSS")
+        with sampler:
+            cpu = sampler.cpu_seconds()
+            up_times = [timed(upload) for _ in range(args.runs)]
+            cpu, up_cpu = sampler.cpu_seconds(), sampler.cpu_seconds() - cpu
+            down_times = []
+            for run_index in range(args.runs):
+                down_times.append(timed(fetch))
+                if run_index < args.runs - 1:
+                    download.unlink()
+            down_cpu = sampler.cpu_seconds() - cpu
+            # The same download thrown away: what the server sends when the client's disk is not the limit.
+            discard = min(timed(lambda: fetch(Path(os.devnull))) for _ in range(args.runs))
+        hwm = sampler.status("VmHWM")
+        if download.stat().st_size != size or md5_of(download) != digest:
+            raise SystemExit("the downloaded file differs from the uploaded one")
+
+        best = {"cp": min(cp_times), "upload": min(up_times), "download": min(down_times)}
+        rate = {k: size / MIB / v for k, v in best.items()}
+        result = {
+            "bench": "data_transfer",
+            "size_mib": args.size_mib,
+            "runs": args.runs,
+            "client": args.client,
+            "http": "httptools" if _has("httptools") and not args.no_accel else "h11",
+            "loop": "uvloop" if _has("uvloop") and not args.no_accel else "asyncio",
+            "cp_mib_s": round(rate["cp"], 1),
+            "upload_mib_s": round(rate["upload"], 1),
+            "download_mib_s": round(rate["download"], 1),
+            "upload_vs_cp": round(rate["upload"] / rate["cp"], 3),
+            "download_vs_cp": round(rate["download"] / rate["cp"], 3),
+            "download_to_devnull_mib_s": round(size / MIB / discard, 1),
+            "seconds": {"cp": [round(t, 3) for t in cp_times], "upload": [round(t, 3) for t in up_times],
+                        "download": [round(t, 3) for t in down_times]},
+            # CPU time the server spent per GiB moved: unlike the rates, it does not depend on other load.
+            "server_cpu_s_per_gib": {"upload": round(up_cpu / args.runs / (size / (1 << 30)), 2),
+                                     "download": round(down_cpu / args.runs / (size / (1 << 30)), 2)},
+            "load_average": os.getloadavg()[0],
+            "rss_baseline_mib": round(baseline / MIB, 1),
+            "rss_peak_growth_mib": round((sampler.peak - baseline) / MIB, 1),
+            "hwm_growth_mib": round((hwm - baseline) / MIB, 1),
+        }
+        print(json.dumps(result))
+        print(f"data_transfer {args.size_mib} MiB: upload {rate['upload']:.0f} MiB/s "
+              f"({result['upload_vs_cp']:.0%} of cp), download {rate['download']:.0f} MiB/s "
+              f"({result['download_vs_cp']:.0%} of cp; {result['download_to_devnull_mib_s']:.0f} MiB/s to "
+              f"/dev/null), cp {rate['cp']:.0f} MiB/s; server RSS growth "
+              f"{result['rss_peak_growth_mib']} MiB (VmHWM +{result['hwm_growth_mib']} MiB) "
+              f"[{result['http']}, {result['loop']}, {args.client}]")
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def md5_of(path: Path) -> str:
+    md5 = hashlib.md5()
+    with path.open("rb") as f:
+        while chunk := f.read(8 * MIB):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
