@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,10 @@ from typing import Self
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests import support
+
 MIB = 1 << 20
-KEY_RE = re.compile(r"^\s+(sim[A-Za-z0-9_-]{20,})\s*$", re.MULTILINE)
 
 
 class RssSampler:
@@ -71,33 +72,9 @@ class RssSampler:
         self._thread.join()
 
 
-def start_server(data_dir: Path, log_path: Path, env: dict[str, str] | None = None
-                 ) -> tuple[subprocess.Popen[bytes], str, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen([sys.executable, "-m", "modelport", "server", "--port", str(port),
-                                    "--data-dir", str(data_dir)], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited:\n{log_path.read_text()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        process.kill()
-        raise SystemExit(f"server did not start:\n{log_path.read_text()}")
-    match = KEY_RE.search(log_path.read_text())
-    if not match:
-        process.kill()
-        raise SystemExit("no admin key in the server output")
-    return process, url, match.group(1)
+def start_server(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    server = support.start_server(data_dir, env=env)
+    return server.process, server.url, server.admin_key
 
 
 def make_file(path: Path, size: int) -> str:
@@ -153,7 +130,7 @@ def main() -> None:
                 (shim / module).mkdir(parents=True)
                 (shim / module / "__init__.py").write_text("raise ImportError('hidden by the benchmark')\n")
             env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))}
-        process, url, key = start_server(work / "data", work / "server.log", env)
+        process, url, key = start_server(work / "data", env)
         headers = {"Authorization": f"Simple {key}"}
         httpx.post(f"{url}/v1/data/.my", json={"name": "bench"}, headers=headers).raise_for_status()
         target = f"{url}/v1/data/.my/bench/source.bin"

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelport.ci.testcases import NUMERIC_TYPES, MatchType, TestCase, TreeStep
+from modelport.ci.testcases import NUMERIC_TYPES, MatchType, TestCase, TreeStep, json_type
 
 VALUE_LIMIT = 200
 
@@ -92,12 +92,12 @@ def walk_tree(value: Any, tree: Sequence[TreeStep]) -> Any:
 def first_difference(actual: Any, expected: Any, path: str = "result") -> str | None:
     """Describe the first place where ``actual`` differs from ``expected``, or return None when they are equal."""
     # _type_name puts int and float together and booleans apart: 1 == 1.0, but true != 1
-    if _type_name(actual) != _type_name(expected):
-        types = {_type_name(actual), _type_name(expected)}
+    if json_type(actual) != json_type(expected):
+        types = {json_type(actual), json_type(expected)}
         note = "; booleans are not numbers" if types == {"boolean", "number"} else ""
         return (
-            f"{path} is {format_value(actual)} ({_type_name(actual)}), "
-            f"expected {format_value(expected)} ({_type_name(expected)}){note}"
+            f"{path} is {format_value(actual)} ({json_type(actual)}), "
+            f"expected {format_value(expected)} ({json_type(expected)}){note}"
         )
     if isinstance(actual, dict):
         for key in expected:
@@ -151,7 +151,7 @@ def _compare_numbers(kind: MatchType, value: Any, expected: float, path: str) ->
         note = " (booleans are not numbers)" if isinstance(value, bool) else ""
         return Verdict(
             False,
-            f"{path} is {format_value(value)} ({_type_name(value)}); {kind} needs a number{note}",
+            f"{path} is {format_value(value)} ({json_type(value)}); {kind} needs a number{note}",
         )
     if math.isnan(value):
         return Verdict(False, f"{path} is NaN, which compares with nothing; expected {op} {expected}")
@@ -167,28 +167,12 @@ def _is_index_text(step: str, value: Any) -> bool:
     return isinstance(value, list | tuple) and step.lstrip("-").isdigit()
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object with keys {_keys(list(value))}"
     if isinstance(value, list | tuple):
         return f"an array of {_items(len(value))}"
-    name = _type_name(value)
+    name = json_type(value)
     article = "an" if name[0] in "aeiou" else "a"
     return f"{article} {name} ({format_value(value, 60)})"
 

@@ -282,7 +282,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type (integers and floats are both "number")."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -304,7 +305,7 @@ def _describe(value: Any, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     if isinstance(value, list | dict):
-        return f"an {_json_type(value)} {text}"
+        return f"an {json_type(value)} {text}"
     return text
 
 

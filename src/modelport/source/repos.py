@@ -23,7 +23,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -148,9 +149,10 @@ class RepoStore:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def create_empty(self, owner: str, algo: str) -> None:
-        """An empty repository (for algorithms whose code is fetched from elsewhere); built beside its
-        final place and renamed in, like ``create``. Raises RepoExistsError."""
+    @contextmanager
+    def _staged(self, owner: str, algo: str) -> Iterator[Path]:
+        """A new bare repository built beside its final place and renamed in when the block succeeds,
+        so a failure (or a concurrent create) leaves nothing half-made under the name."""
         final = self.path(owner, algo)
         if final.exists():
             raise RepoExistsError(f"repository {owner}/{algo} already exists")
@@ -158,9 +160,18 @@ class RepoStore:
         tmp = final.parent / f".{algo}.{secrets.token_hex(4)}.tmp"
         try:
             self._init_bare(tmp)
-            os.rename(tmp, final)
+            yield tmp
+            try:
+                os.rename(tmp, final)
+            except OSError as e:  # created concurrently: rename onto a non-empty directory fails
+                raise RepoExistsError(f"repository {owner}/{algo} already exists") from e
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def create_empty(self, owner: str, algo: str) -> None:
+        """An empty repository, for algorithms whose code is fetched from elsewhere. Raises RepoExistsError."""
+        with self._staged(owner, algo):
+            pass
 
     def create(
         self,
@@ -173,26 +184,10 @@ class RepoStore:
         """Create the repository with one commit holding `files` on `master` (HEAD -> master).
 
         Returns the commit sha. Raises RepoExistsError, or InvalidNameError for a bad name or path.
-        The repository is built beside its final place and renamed in, so a failure leaves nothing.
         """
-        final = self.path(owner, algo)
-        if final.exists():
-            raise RepoExistsError(f"repository {owner}/{algo} already exists")
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.parent / f".{algo}.{secrets.token_hex(4)}.tmp"
-        try:
-            self._init_bare(tmp)
-            self._git(
-                tmp, "fast-import", "--quiet", "--done", input=self._fast_import(files, author, message)
-            )
-            sha = self._git(tmp, "rev-parse", "refs/heads/master").stdout.decode().strip()
-            try:
-                os.rename(tmp, final)
-            except OSError as e:  # created concurrently: rename onto a non-empty directory fails
-                raise RepoExistsError(f"repository {owner}/{algo} already exists") from e
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return sha
+        with self._staged(owner, algo) as tmp:
+            self._git(tmp, "fast-import", "--quiet", "--done", input=self._fast_import(files, author, message))
+            return self._git(tmp, "rev-parse", "refs/heads/master").stdout.decode().strip()
 
     @staticmethod
     def _fast_import(files: Mapping[str, str | bytes], author: Identity, message: str) -> bytes:
