@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -38,9 +39,18 @@ app = Starlette(routes=[Route("/v1/algo/bench/identity", call, methods=["POST"])
 BODY = '{"text": "hello", "n": 42}'
 
 
-def uvicorn_cmd(app: str, port: int, app_dir: str) -> list[str]:
-    loop = "uvloop" if _has("uvloop") else "asyncio"
-    http = "httptools" if _has("httptools") else "h11"
+def plain_env() -> dict[str, str]:
+    """PYTHONPATH shims that make ``import httptools``/``import uvloop`` fail in the servers we start."""
+    shim = Path(tempfile.mkdtemp(prefix="modelport-plain-"))
+    for module in ("httptools", "uvloop"):
+        (shim / module).mkdir()
+        (shim / module / "__init__.py").write_text("raise ImportError('hidden by the benchmark')\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))}
+
+
+def uvicorn_cmd(app: str, port: int, app_dir: str, plain: bool = False) -> list[str]:
+    loop = "uvloop" if _has("uvloop") and not plain else "asyncio"
+    http = "httptools" if _has("httptools") and not plain else "h11"
     return [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--app-dir", app_dir, "--log-level",
             "warning", "--no-access-log", "--loop", loop, "--http", http]
 
@@ -90,11 +100,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2, help="worker processes per build (MODELPORT_WORKER_MAX)")
+    parser.add_argument("--plain", action="store_true",
+                        help="run both servers on uvicorn's pure-Python stack (h11 + asyncio), hiding httptools/uvloop")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
 
-    server, tmp = start({"MODELPORT_WORKER_MAX": str(args.workers)})
+    env = plain_env() if args.plain else {}
+    server, tmp = start({"MODELPORT_WORKER_MAX": str(args.workers), **env})
     try:
         checkout = create_and_clone(server, tmp, "identity")
         sha = push(checkout, "identity", "def apply(input):\n    return input\n")
@@ -122,7 +135,8 @@ def main() -> None:
     app_dir = Path(tempfile.mkdtemp(prefix="modelport-floor-"))
     (app_dir / "floor_app.py").write_text(FLOOR_APP)
     port = free_port()
-    floor_proc = subprocess.Popen(uvicorn_cmd("floor_app:app", port, str(app_dir)))
+    floor_proc = subprocess.Popen(uvicorn_cmd("floor_app:app", port, str(app_dir), plain=args.plain),
+                                  env={**os.environ, **env})
     try:
         floor_url = f"http://127.0.0.1:{port}/v1/algo/bench/identity"
         wait_up(floor_url)
@@ -139,6 +153,7 @@ def main() -> None:
         "c1_p50_overhead_ms": round(full[1]["p50_ms"] - floor[1]["p50_ms"], 3),
         "c32_rps_ratio": round(full[32]["rps"] / floor[32]["rps"], 3),
         "cold_start_ms": round(cold_start_ms, 1),
+        "stack": "h11+asyncio" if args.plain else "httptools+uvloop" if _has("httptools") else "h11+asyncio",
         "targets": {"c1_p50_overhead_ms": 0.3, "c32_rps_ratio": 0.75, "cold_start_ms": 200},
     }
     print(json.dumps(result))

@@ -51,6 +51,7 @@ def serve(settings: Settings) -> None:
         ssl_keyfile=settings.tls_key or None,
         log_config=None,
         timeout_graceful_shutdown=10,
+        proxy_headers=False,  # nothing reads the client address; skipping the middleware saves call time
         # TCP_NODELAY-friendly defaults; the call path is latency-sensitive.
         http="httptools" if _has("httptools") else "h11",
         loop="uvloop" if _has("uvloop") else "asyncio",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 BUMPS = {"major", "minor", "revision", "patch"}  # "patch" is an alias of "revision"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -31,6 +32,7 @@ class VersionSpec:
     sha: str | None = None
 
 
+@lru_cache(maxsize=4096)  # on the call path; the same few version strings come again and again
 def parse_version_spec(text: str | None) -> VersionSpec | None:
     """None when the text is not a version form Algorithmia accepts."""
     if text is None or text in ("", "latest"):

@@ -23,7 +23,6 @@ import asyncio
 import binascii
 import enum
 import fcntl
-import json
 import logging
 import os
 import signal
@@ -34,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelport.runtime.runner import HEADER_SIZE, LOADING_ERROR, MAX_FRAME_BYTES, encode_frame
+from modelport import fastjson
+from modelport.runtime.runner import HEADER_SIZE, LOADING_ERROR, MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,8 @@ class Worker:
         message = {"id": self._call_id + 1, "content_type": content_type, "data": data}
         if env:
             message["env"] = env
-        frame = encode_frame(message)  # raises TypeError/ValueError for input that is not JSON
+        body = fastjson.dumps(message)  # raises TypeError/ValueError for input that is not JSON
+        frame = len(body).to_bytes(HEADER_SIZE, "big") + body
         self._call_id += 1
         self.state = WorkerState.BUSY
         self._call = future = self._loop.create_future()
@@ -424,7 +425,7 @@ class Worker:
             if len(buf) < end:
                 return
             try:
-                message = json.loads(buf[HEADER_SIZE:end])
+                message = fastjson.loads(buf[HEADER_SIZE:end])
             except ValueError:
                 self.kill("sent a malformed frame")
                 return

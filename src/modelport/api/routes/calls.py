@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import re
 import uuid
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from modelport import fastjson
 from modelport.algorithms.semver import parse_version_spec
 from modelport.api.requests import collect_body, principal_for
 from modelport.auth.errors import InvalidRequest, NotFound, ServiceError
@@ -39,8 +39,7 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 _background: set[asyncio.Task[Any]] = set()
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+_dumps = fastjson.dumps
 
 
 def _options(query: dict[str, str], is_owner: bool) -> tuple[float, bool, str | None]:
@@ -70,19 +69,21 @@ def _input(content_type: str | None, encoding: str | None, body: bytes) -> tuple
         if encoding and encoding.lower() == "base64":
             body = base64.b64decode(body)
         return kind, body
+    if kind == "json":
+        if not body.strip():
+            return kind, None
+        try:
+            return kind, fastjson.loads(body)
+        except UnicodeDecodeError:
+            pass  # reported below, as for text
+        except ValueError as exc:
+            raise InvalidRequest(f"input is not valid JSON ({exc}); send text as text/plain", code=2013) from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest(f"input sent as {media} is not valid UTF-8; send bytes as application/octet-stream",
                              code=2013) from None
-    if kind == "text":
-        return kind, text
-    if not text.strip():
-        return kind, None
-    try:
-        return kind, json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"input is not valid JSON ({exc}); send text as text/plain", code=2013) from None
+    return kind, text
 
 
 def _split(path: str) -> tuple[str, str, str | None, str | None]:
