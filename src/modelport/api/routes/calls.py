@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from modelport import fastjson
 from modelport.algorithms.semver import parse_version_spec
-from modelport.api.requests import collect_body, principal_for
+from modelport.api.requests import TooLarge, collect_body, principal_for
 from modelport.auth.errors import InvalidRequest, NotFound, ServiceError
 from modelport.calls import DEFAULT_TIMEOUT, MAX_TIMEOUT
 
@@ -141,7 +141,7 @@ class CallEndpoint:
         raw_query = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         timeout, want_stdout, output = _options(query, is_owner)
-        body = await collect_body(_chunks(receive), headers.get(b"content-length"), platform.settings.max_body_bytes)
+        body = await _read_body(receive, headers.get(b"content-length"), platform.settings.max_body_bytes)
         kind, data = _input(headers.get(b"content-type"), headers.get(b"content-encoding"), body)
 
         if output == "void":
@@ -188,14 +188,26 @@ class CallEndpoint:
         """
 
 
-async def _chunks(receive: Any):  # type: ignore[no-untyped-def]
+async def _read_body(receive: Any, declared: str | None, limit: int) -> bytes:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body is {int(declared)} bytes; the limit is {limit} bytes")
+    first = await receive()
+    if first["type"] == "http.request" and not first.get("more_body"):  # the usual case: one message
+        body: bytes = first.get("body", b"")
+        if len(body) > limit:
+            raise TooLarge(f"request body is over the limit of {limit} bytes")
+        return body
+    return await collect_body(_chunks(receive, first), None, limit)
+
+
+async def _chunks(receive: Any, message: dict[str, Any]):  # type: ignore[no-untyped-def]
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise InvalidRequest("the client disconnected before sending the whole body")
         yield message.get("body", b"")
         if not message.get("more_body"):
             return
+        message = await receive()
 
 
 def routes(endpoint: CallEndpoint) -> list[Route]:
