@@ -171,3 +171,22 @@ def test_algorithmia_ci_flow_with_official_clients(server: Server, new_algo, alg
     assert out[2] == ["no boom", "ValueError", True] or out[2][0] == "no boom"
     assert out[3] == sha
     assert out[4] == "0.1.0" and out[5] == ["0.1.0", "0.0.1"]
+
+
+def test_publish_a_named_build(server: Server, new_algo) -> None:  # type: ignore[no-untyped-def]
+    """modelport extension: ``build_id`` publishes the build a CI gate tested, not the newest one."""
+    algo: Algo = new_algo()
+    tested = algo.deploy(code("tested"))
+    algo.deploy(code("newer"))
+    build_id = next(b["build_id"] for b in algo.builds() if b["commit_sha"] == tested)
+    r = algo.publish(build_id=build_id)
+    assert r.status_code == 200, r.text
+    assert r.json()["version_info"]["git_hash"] == tested
+    assert algo.call("x", version="0.1.0").json()["result"]["v"] == "tested"
+    assert algo.publish(build_id=build_id).json()["error"]["code"] == 1007
+    r = algo.publish(build_id="00000000-0000-0000-0000-000000000000")
+    assert r.status_code == 404 and r.json()["error"]["code"] == 1010
+    broken = algo.source("def apply(input):\n    return (\n")
+    failed = algo.wait_build(broken)
+    r = algo.publish(build_id=failed["build_id"])
+    assert r.status_code == 400 and "failed" in r.json()["error"]["message"]

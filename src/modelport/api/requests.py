@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +27,23 @@ async def principal_for(auth: AuthService, header: str | None) -> Principal:
     cached = auth.cached(key)
     if cached is not None:
         return cached
-    return await run_in_threadpool(auth.authenticate, key)
+    return await _lookup(auth, key)
+
+
+# Cache misses in flight, by service and key. The cache lives one second, so under load every key
+# misses once a second in all its concurrent requests at once; they share one database lookup
+# instead of each taking a thread and a query.
+_lookups: dict[tuple[AuthService, str], asyncio.Future[Principal]] = {}
+
+
+async def _lookup(auth: AuthService, key: str) -> Principal:
+    slot = (auth, key)
+    pending = _lookups.get(slot)
+    if pending is None:
+        pending = asyncio.ensure_future(run_in_threadpool(auth.authenticate, key))
+        _lookups[slot] = pending
+        pending.add_done_callback(lambda _: _lookups.pop(slot, None))
+    return await asyncio.shield(pending)  # one caller going away must not cancel the others' lookup
 
 
 async def authenticate(request: Request) -> Principal:

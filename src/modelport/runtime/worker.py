@@ -276,10 +276,12 @@ class Worker:
         env: Mapping[str, str] | None,
         timeout: float | None,
         want_stdout: bool,
+        future: asyncio.Future[CallOutcome] | None = None,
     ) -> asyncio.Future[CallOutcome]:
         """Send one call (``data`` already in wire form, see ``to_wire``); the future never fails.
 
-        Cancelling the future does not stop the call: the worker stays busy until it answers.
+        ``future``, when given, is the one resolved with the outcome (the pool passes its queued
+        caller's). Cancelling the future does not stop the call: the worker stays busy until it answers.
         """
         self._assert_state(WorkerState.READY)
         message = {"id": self._call_id + 1, "content_type": content_type, "data": data}
@@ -289,7 +291,7 @@ class Worker:
         frame = len(body).to_bytes(HEADER_SIZE, "big") + body
         self._call_id += 1
         self.state = WorkerState.BUSY
-        self._call = future = self._loop.create_future()
+        self._call = future = self._loop.create_future() if future is None else future
         self._capture = bytearray() if want_stdout else None
         self._dropped = 0
         self._tail = b""
