@@ -15,7 +15,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import Server, free_port, start_server  # noqa: E402
+from tests.support import Server, free_port, start_server
 
 
 def start(env: dict[str, str] | None = None) -> tuple[Server, Path]:

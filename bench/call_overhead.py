@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import create_and_clone, free_port, httpx, push, start, wait_build  # noqa: E402
+from _server import create_and_clone, free_port, httpx, push, start, wait_build
 
 FLOOR_APP = '''
 import json

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import create_and_clone, push, start, wait_build  # noqa: E402
+from _server import create_and_clone, push, start, wait_build
 
 CODE = "def apply(input):\n    return input  # run {n}\n"
 SIX_VERSIONS = ["1.16.0", "1.15.0", "1.14.0", "1.13.0", "1.12.0", "1.11.0", "1.10.0"]

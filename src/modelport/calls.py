@@ -108,7 +108,7 @@ class CallService:
                          permissions={**principal.permissions, "allow_algo_management": False,
                                       "administer_users": False})
         ttl = max(CALL_KEY_SECONDS, timeout + 120)
-        key, digest = self.auth.issue_ephemeral(acting, ttl)
+        key, _ = self.auth.issue_ephemeral(acting, ttl)
         if cached is not None:
             self.auth.drop_ephemeral(hash_key(cached[0]))
         if len(self._call_keys) > 10_000:

@@ -15,7 +15,7 @@ from typing import Any
 
 from modelport.ci import builds, gitremote
 from modelport.ci.context import CIContext, ci_context
-from modelport.ci.errors import ConfigError, DeployError, TestsFailed
+from modelport.ci.errors import ConfigError, TestsFailed
 from modelport.ci.gate import GateOptions, run_gate, tests_summary
 from modelport.ci.progress import Progress
 from modelport.ci.runner import Report

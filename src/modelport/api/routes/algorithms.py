@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from modelport.algorithms.service import require_manager
 from modelport.api import shapes
 from modelport.api.paging import page_params, paged
 from modelport.api.requests import authenticate, json_body, query_bool
-from modelport.algorithms.service import require_manager
 from modelport.auth.errors import InvalidRequest, NotFound
 
 
