@@ -404,12 +404,9 @@ class Worker:
         log.debug("worker %s spawned for %s", self.pid, spec.workdir)
 
     def _on_frames(self) -> None:
-        try:
-            data = os.read(self._resp_fd, _READ_SIZE)
-        except BlockingIOError:
+        data = _read_available(self._resp_fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             # Normally the process is exiting and its exit handler comes next; if it closed the
             # pipe and lives on, it can never answer again.
@@ -446,12 +443,9 @@ class Worker:
             self.kill("sent an unexpected frame")
 
     def _on_output(self) -> None:
-        try:
-            data = os.read(self._out_fd, _READ_SIZE)
-        except BlockingIOError:
+        data = _read_available(self._out_fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._loop.remove_reader(self._out_fd)
             return
@@ -603,3 +597,13 @@ def _grow_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
     except (OSError, AttributeError):
         pass
+
+
+def _read_available(fd: int) -> bytes | None:
+    """What a non-blocking pipe holds now: None when nothing yet, b"" at its end (or on an error)."""
+    try:
+        return os.read(fd, _READ_SIZE)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
