@@ -104,7 +104,7 @@ class CallService:
         cached = self._call_keys.get(slot)
         if cached is not None and cached[1] > now + timeout + 60:
             return cached[0]
-        acting = replace(principal, acting_algorithm=f"{target.owner}/{target.name}",
+        acting = replace(principal, is_admin=False, acting_algorithm=f"{target.owner}/{target.name}",
                          permissions={**principal.permissions, "allow_algo_management": False,
                                       "administer_users": False})
         ttl = max(CALL_KEY_SECONDS, timeout + 120)

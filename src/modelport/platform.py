@@ -16,7 +16,7 @@ from pathlib import Path
 
 from modelport.algorithms.publishing import Publisher, Target
 from modelport.algorithms.service import AlgorithmService
-from modelport.auth.keys import Principal
+from modelport.auth.keys import STANDARD, Principal
 from modelport.auth.service import AuthService, CreatedKey
 from modelport.builds.envs import EnvCache
 from modelport.builds.service import BuildService
@@ -106,13 +106,15 @@ class Platform:
     def _git_access(self, principal: Principal | None, owner: str, name: str, write: bool) -> Access:
         if not self.repos.exists(owner, name):
             return Access.NOT_FOUND if principal is not None else Access.FORBIDDEN
-        if principal is None:
-            return Access.FORBIDDEN
-        if write and self.scm.is_external(owner, name):  # a mirror: push to the external repository
-            return Access.FORBIDDEN
-        if principal.username == owner or principal.is_admin:
-            if not write or principal.can("allow_algo_management"):
-                return Access.ALLOWED
+        if principal is None or principal.key_type != STANDARD or principal.acting_algorithm is not None:
+            return Access.FORBIDDEN  # admin-only keys and keys held by running algorithms have no git access
+        if self.scm.is_external(owner, name) and write:
+            return Access.FORBIDDEN  # pushes go to the external repository (Algorithmia's error 4011)
+        manages = principal.can("allow_algo_management")
+        if principal.username == owner and (manages or (not write and principal.can("allow_algo"))):
+            return Access.ALLOWED
+        if principal.is_admin and manages and principal.can_administer:
+            return Access.ALLOWED
         return Access.FORBIDDEN
 
     # --- bootstrap and lifecycle -------------------------------------------------------------

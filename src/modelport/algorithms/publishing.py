@@ -67,6 +67,9 @@ class Publisher:
             kind = "minor"
         if kind not in BUMPS:
             raise InvalidRequest(f'"version_info.version_type" must be major, minor or revision (got {kind!r})')
+        for field in ("settings", "details", "release"):
+            if body.get(field) is not None and not isinstance(body[field], dict):
+                raise InvalidRequest(f'"{field}" must be an object')
         callability = (body.get("settings") or {}).get("algorithm_callability")
         if callability not in (None, "public", "private"):
             raise InvalidRequest('"settings.algorithm_callability" must be public or private')
@@ -120,8 +123,8 @@ class Publisher:
                               git_hash=build.commit_sha, callability=callability,
                               release_notes=notes.get("release_notes"), sample_input=notes.get("sample_input"),
                               sample_output=notes.get("sample_output"), published_by_id=principal.user_id,
-                              release={"commit": build.commit_sha, "build_id": build.id,
-                                       "published_by": principal.username, **release})
+                              release={**release, "commit": build.commit_sha, "build_id": build.id,
+                                       "published_by": principal.username})
             s.add(version)
             s.flush()
             view = AlgorithmView(algo, owner, build, version)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from modelport.algorithms import rules
 from modelport.auth.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from modelport.auth.keys import Principal
+from modelport.auth.keys import STANDARD, Principal
 from modelport.db import Database
 from modelport.db.models import Algorithm, Build, User, Version
 
@@ -59,6 +59,8 @@ class AlgorithmService:
                         .where(User.username == owner, Algorithm.name == name))
 
     def _readable(self, s: Session, principal: Principal, owner: str, name: str) -> Algorithm:
+        if principal.key_type != STANDARD:
+            raise Forbidden("admin keys may only use administrative endpoints")
         algo = self._find(s, owner, name)
         if algo is None:
             raise no_such_algorithm(owner, name)
@@ -78,9 +80,16 @@ class AlgorithmService:
                                      Version.patch.desc()).limit(1))
         return AlgorithmView(algo, owner, build, version)
 
+    @staticmethod
+    def _public_view(principal: Principal, view: AlgorithmView) -> AlgorithmView:
+        """Others see an algorithm without its latest build (commit, log): those are the owner's."""
+        if principal.username != view.owner and not principal.is_admin:
+            view.latest_build = None
+        return view
+
     def get(self, principal: Principal, owner: str, name: str) -> AlgorithmView:
         with self.db.session() as s:
-            return self._view(s, self._readable(s, principal, owner, name), owner)
+            return self._public_view(principal, self._view(s, self._readable(s, principal, owner, name), owner))
 
     def get_by_id(self, principal: Principal, algorithm_id: str) -> AlgorithmView:
         with self.db.session() as s:
@@ -88,7 +97,8 @@ class AlgorithmService:
                             .where(Algorithm.id == algorithm_id)).first()
             if row is None:
                 raise NotFound(f"No such algorithm with id {algorithm_id}", code=1009)
-            return self._view(s, self._readable(s, principal, row[1], row[0].name), row[1])
+            view = self._view(s, self._readable(s, principal, row[1], row[0].name), row[1])
+            return self._public_view(principal, view)
 
     def names_for_id(self, algorithm_id: str) -> tuple[str, str] | None:
         with self.db.session() as s:
@@ -150,11 +160,18 @@ class AlgorithmService:
 
     # --- builds and versions -----------------------------------------------------------------
 
+    def _owned(self, s: Session, principal: Principal, owner: str, name: str) -> Algorithm:
+        """Builds, their logs and unpublished commits are for the owner (and administrators) only."""
+        algo = self._readable(s, principal, owner, name)
+        if principal.username != owner and not principal.is_admin:
+            raise Forbidden(f"only the owner of {owner}/{name} can see its builds")
+        return algo
+
     def list_builds(self, principal: Principal, owner: str, name: str, *, offset: int,
                     limit: int) -> tuple[list[tuple[Build, Version | None]], bool]:
         """Builds newest first with the version each was published as; True when more follow."""
         with self.db.session() as s:
-            algo = self._readable(s, principal, owner, name)
+            algo = self._owned(s, principal, owner, name)
             rows = s.scalars(select(Build).where(Build.algorithm_id == algo.id).order_by(Build.seq.desc())
                              .offset(offset).limit(limit + 1)).all()
             published = self._versions_by_build(s, [b.id for b in rows[:limit]])
@@ -163,7 +180,7 @@ class AlgorithmService:
     def get_build(self, principal: Principal, owner: str, name: str,
                   build_id: str) -> tuple[Build, Version | None]:
         with self.db.session() as s:
-            algo = self._readable(s, principal, owner, name)
+            algo = self._owned(s, principal, owner, name)
             build = s.get(Build, build_id)
             if build is None or build.algorithm_id != algo.id:
                 raise NotFound(f"No such build: {build_id}", code=1010)
@@ -204,8 +221,10 @@ class AlgorithmService:
                             git_hash: str) -> tuple[AlgorithmView, Version | None, Build]:
         with self.db.session() as s:
             algo = self._readable(s, principal, owner, name)
-            version = s.scalar(select(Version).where(Version.algorithm_id == algo.id, Version.git_hash == git_hash)
-                               .order_by(Version.published_at.desc()).limit(1))
+            query = select(Version).where(Version.algorithm_id == algo.id, Version.git_hash == git_hash)
+            if principal.username != owner and not principal.is_admin:
+                query = query.where(Version.callability == "public")
+            version = s.scalar(query.order_by(Version.published_at.desc()).limit(1))
             if version is not None:
                 return self._view(s, algo, owner), version, version.build
             if principal.username != owner and not principal.is_admin:

@@ -87,11 +87,16 @@ class WorkerSpec:
     def command(self) -> list[str]:
         return [str(self.python), str(RUNNER_PATH), self.entry, str(self.memory_limit_mb or 0)]
 
+    @property
+    def home(self) -> Path:
+        return Path(self.workdir).parent / "home"
+
     def environment(self) -> dict[str, str]:
         bin_dir = Path(self.python).parent
         env = {
             "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": os.environ.get("HOME", str(self.workdir)),
+            # Never the server's HOME (its config and credentials): a directory beside the checkout.
+            "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "PYTHONIOENCODING": "utf-8",
         }
@@ -367,6 +372,7 @@ class Worker:
 
     def _spawn(self) -> None:
         spec = self.spec
+        spec.home.mkdir(exist_ok=True)
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()

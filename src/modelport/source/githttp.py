@@ -191,7 +191,10 @@ class GitHttpApp:
             return await _respond(send, 404, b"Not found\n")
         owner, algo, rest = match["owner"], match["algo"], match["rest"]
         query = scope.get("query_string", b"").decode("latin-1")
-        service = parse_qs(query).get("service", [""])[0] if rest == "info/refs" else rest
+        services = parse_qs(query).get("service", [""]) if rest == "info/refs" else [rest]
+        if len(services) != 1:  # git http-backend reads the last one: never check one and serve another
+            return await _respond(send, 400, b"one service parameter, please\n")
+        service = services[0]
         write = service == "git-receive-pack"
         headers = dict(scope["headers"])
 

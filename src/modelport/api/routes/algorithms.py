@@ -48,7 +48,7 @@ async def get_algorithm(request: Request) -> Response:
     if "algoname" in params:
         view = await run_in_threadpool(p.algorithms.get, principal, params["username"], params["algoname"])
     else:
-        view = await run_in_threadpool(p.algorithms.get_by_id, principal, params["algorithm_id"])
+        view = await run_in_threadpool(p.algorithms.get_by_id, principal, str(params["algorithm_id"]))
     log = p.build_log(view.latest_build.id) if view.latest_build else None
     return JSONResponse(shapes.algorithm_object(view, p.settings.base_url, compilation_log=log))
 
@@ -85,7 +85,7 @@ async def _names(request: Request) -> tuple[str, str]:
     params = request.path_params
     if "algoname" in params:
         return params["username"], params["algoname"]
-    names = await run_in_threadpool(_platform(request).algorithms.names_for_id, params["algorithm_id"])
+    names = await run_in_threadpool(_platform(request).algorithms.names_for_id, str(params["algorithm_id"]))
     if names is None:
         raise NotFound(f"No such algorithm with id {params['algorithm_id']}", code=1009)
     return names
@@ -220,8 +220,18 @@ async def compile_algorithm(request: Request) -> Response:
 
 def routes() -> list[Route]:
     u = "/v1/algorithms/{username}/{algoname}"
-    i = "/v1/algorithms/{algorithm_id}"
+    # By id first, and only for UUIDs: otherwise GET /v1/algorithms/<id>/builds would match `u`.
+    i = "/v1/algorithms/{algorithm_id:uuid}"
     return [
+        Route(i, get_algorithm, methods=["GET"]),
+        Route(i, update_algorithm, methods=["PUT"]),
+        Route(i + "/compile", compile_algorithm, methods=["POST"]),
+        Route(i + "/builds", list_builds, methods=["GET"]),
+        Route(i + "/builds/{build_id}", get_build, methods=["GET"]),
+        Route(i + "/builds/{build_id}/logs", get_build_logs, methods=["GET"]),
+        Route(i + "/versions", list_versions, methods=["GET"]),
+        Route(i + "/versions", publish, methods=["POST"]),
+        Route(i + "/version", publish, methods=["POST"]),
         Route("/v1/algorithms/{username}", create_algorithm, methods=["POST"]),
         Route(u, get_algorithm, methods=["GET"]),
         Route(u, update_algorithm, methods=["PUT"]),
@@ -232,15 +242,6 @@ def routes() -> list[Route]:
         Route(u + "/versions", list_versions, methods=["GET"]),
         Route(u + "/versions/{algohash}", get_version, methods=["GET"]),
         Route(u + "/versions", publish, methods=["POST"]),
-        Route(u + "/compile", compile_algorithm, methods=["POST"]),
-        Route(i + "/compile", compile_algorithm, methods=["POST"]),
         Route(u + "/version", publish, methods=["POST"]),
-        Route(i + "/versions", publish, methods=["POST"]),
-        Route(i + "/version", publish, methods=["POST"]),
-        Route(i, get_algorithm, methods=["GET"]),
-        Route(i, update_algorithm, methods=["PUT"]),
-        Route(i + "/builds", list_builds, methods=["GET"]),
-        Route(i + "/builds/{build_id}", get_build, methods=["GET"]),
-        Route(i + "/builds/{build_id}/logs", get_build_logs, methods=["GET"]),
-        Route(i + "/versions", list_versions, methods=["GET"]),
+        Route(u + "/compile", compile_algorithm, methods=["POST"]),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import logging
 import re
 import uuid
@@ -67,7 +68,10 @@ def _input(content_type: str | None, encoding: str | None, body: bytes) -> tuple
                              "application/octet-stream", status=415)
     if kind == "binary":
         if encoding and encoding.lower() == "base64":
-            body = base64.b64decode(body)
+            try:
+                body = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                raise InvalidRequest("Content-Encoding is base64 but the body is not valid base64") from None
         return kind, body
     if kind == "json":
         if not body.strip():

@@ -17,7 +17,7 @@ async def _names(request: Request) -> tuple[str, str]:
     if "algoname" in params:
         return params["username"], params["algoname"]
     algorithms = request.app.state.platform.algorithms
-    names = await run_in_threadpool(algorithms.names_for_id, params["algorithm_id"])
+    names = await run_in_threadpool(algorithms.names_for_id, str(params["algorithm_id"]))
     if names is None:
         raise NotFound(f"No such algorithm with id {params['algorithm_id']}", code=1009)
     return names

@@ -13,12 +13,20 @@ from modelport.auth.errors import Forbidden, InvalidRequest
 from modelport.auth.keys import STANDARD, Principal, normalise_permissions
 
 
+def _not_from_algorithm(principal: Principal) -> None:
+    """Keys handed to running algorithms act for a caller; they must never manage that caller's account."""
+    if principal.acting_algorithm is not None:
+        raise Forbidden("keys given to running algorithms cannot manage users or keys")
+
+
 def _require_admin(principal: Principal) -> None:
+    _not_from_algorithm(principal)
     if not principal.can_administer:
         raise Forbidden("only an administrator's key with user administration rights may do this")
 
 
 def _require_self_or_admin(principal: Principal, username: str) -> None:
+    _not_from_algorithm(principal)
     if principal.username != username and not principal.can_administer:
         raise Forbidden(f"Caller is not authorized to manage the keys of {username}")
 
@@ -104,6 +112,8 @@ async def create_key(request: Request) -> Response:
     if not principal.can_administer:
         if principal.key_type != STANDARD:
             raise Forbidden("this key cannot create keys")
+        if key_type != STANDARD:
+            raise Forbidden("only a key with user administration rights can create admin keys")
         _not_stronger(perms, principal)
     auth = request.app.state.platform.auth
     created = await run_in_threadpool(lambda: auth.create_key(username, label=body.get("key_label", "api-key"),
