@@ -219,29 +219,24 @@ async def compile_algorithm(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    u = "/v1/algorithms/{username}/{algoname}"
-    # By id first, and only for UUIDs: otherwise GET /v1/algorithms/<id>/builds would match `u`.
-    i = "/v1/algorithms/{algorithm_id:uuid}"
+    by_name = "/v1/algorithms/{username}/{algoname}"
+    # By id first, and only for UUIDs: otherwise GET /v1/algorithms/<id>/builds would match by_name.
+    by_id = "/v1/algorithms/{algorithm_id:uuid}"
+    both = [
+        ("", get_algorithm, "GET"),
+        ("", update_algorithm, "PUT"),
+        ("/compile", compile_algorithm, "POST"),
+        ("/builds", list_builds, "GET"),
+        ("/builds/{build_id}", get_build, "GET"),
+        ("/builds/{build_id}/logs", get_build_logs, "GET"),
+        ("/versions", list_versions, "GET"),
+        ("/versions", publish, "POST"),
+        ("/version", publish, "POST"),  # Java's client publishes here
+    ]
     return [
-        Route(i, get_algorithm, methods=["GET"]),
-        Route(i, update_algorithm, methods=["PUT"]),
-        Route(i + "/compile", compile_algorithm, methods=["POST"]),
-        Route(i + "/builds", list_builds, methods=["GET"]),
-        Route(i + "/builds/{build_id}", get_build, methods=["GET"]),
-        Route(i + "/builds/{build_id}/logs", get_build_logs, methods=["GET"]),
-        Route(i + "/versions", list_versions, methods=["GET"]),
-        Route(i + "/versions", publish, methods=["POST"]),
-        Route(i + "/version", publish, methods=["POST"]),
+        *(Route(by_id + suffix, handler, methods=[method]) for suffix, handler, method in both),
         Route("/v1/algorithms/{username}", create_algorithm, methods=["POST"]),
-        Route(u, get_algorithm, methods=["GET"]),
-        Route(u, update_algorithm, methods=["PUT"]),
-        Route(u, delete_algorithm, methods=["DELETE"]),
-        Route(u + "/builds", list_builds, methods=["GET"]),
-        Route(u + "/builds/{build_id}", get_build, methods=["GET"]),
-        Route(u + "/builds/{build_id}/logs", get_build_logs, methods=["GET"]),
-        Route(u + "/versions", list_versions, methods=["GET"]),
-        Route(u + "/versions/{algohash}", get_version, methods=["GET"]),
-        Route(u + "/versions", publish, methods=["POST"]),
-        Route(u + "/version", publish, methods=["POST"]),
-        Route(u + "/compile", compile_algorithm, methods=["POST"]),
+        *(Route(by_name + suffix, handler, methods=[method]) for suffix, handler, method in both),
+        Route(by_name, delete_algorithm, methods=["DELETE"]),
+        Route(by_name + "/versions/{algohash}", get_version, methods=["GET"]),
     ]
