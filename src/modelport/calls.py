@@ -49,7 +49,8 @@ class CallService:
         self.publisher = publisher
         self.locate = locate
         self.supervisor = Supervisor(max_workers=settings.worker_max, max_queue=settings.worker_queue,
-                                     idle_timeout=settings.worker_idle_seconds)
+                                     idle_timeout=settings.worker_idle_seconds,
+                                     pipeline_depth=settings.worker_pipeline)
         self._pool_keys: dict[str, set[str]] = {}  # algorithm id -> build ids with pools
         self._call_keys: dict[tuple[int, int | None, str], tuple[str, float]] = {}
 

@@ -32,6 +32,7 @@ class Settings:
     worker_queue: int = 256  # calls waiting for a worker, per pool
     worker_idle_seconds: float = 300.0
     worker_memory_mb: int = 2048
+    worker_pipeline: int = 3  # calls handed to a busy worker at once when all are busy (1: never pipeline)
     python: str = ""  # interpreter for algorithm environments; empty: the server's own
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 

@@ -11,6 +11,13 @@ burst of calls does not load N copies of a big model at once. After that, worker
 parallel as calls need them. At most ``max_workers`` calls run at once, one per worker. A caller that finds no idle worker
 waits; when ``max_queue`` callers already wait beyond the free worker slots, ``call`` raises
 ``PoolBusy`` at once.
+
+Pipelining: once all ``max_workers`` workers are up and busy, a worker whose call is answered is
+sent up to ``PIPELINE_DEPTH`` queued calls at once (in one write), which it runs one after another;
+their answers then tend to arrive, and be read, together too. Under load this saves system calls
+and event-loop wake-ups per call. A call waiting in a worker's pipe still counts as waiting (queue
+bound, ``stats``); its timeout starts when it starts to run; if the worker dies it is sent to
+another worker. Calls that want their output are never pipelined (see ``worker.py``).
 """
 
 from __future__ import annotations
@@ -22,13 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from modelport.runtime.worker import CallOutcome, Worker, WorkerSpec, WorkerState, to_wire
+from modelport.runtime.worker import CallOutcome, Request, Worker, WorkerSpec, WorkerState, to_wire
 
 log = logging.getLogger(__name__)
 
-
-# A call's arguments to ``Worker.call``: content type, wire data, env, timeout, want_stdout.
-_Request = tuple[str, Any, Mapping[str, str] | None, float | None, bool]
+PIPELINE_DEPTH = 3  # calls in flight per worker when every worker is busy: the running one + 2
 
 
 class PoolBusy(Exception):
@@ -58,18 +63,22 @@ class WorkerPool:
         max_workers: int = 1,
         max_queue: int = 100,
         idle_timeout: float = 300.0,
+        pipeline_depth: int = PIPELINE_DEPTH,
     ) -> None:
+        if pipeline_depth < 1:
+            raise ValueError(f"pipeline_depth must be at least 1, not {pipeline_depth}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, not {max_workers}")
         if max_queue < 0:
             raise ValueError(f"max_queue must not be negative, not {max_queue}")
         self.spec = spec
+        self.pipeline_depth = pipeline_depth
         self.max_workers = max_workers
         self.max_queue = max_queue
         self.idle_timeout = idle_timeout
         self._workers: set[Worker] = set()
         self._idle: list[Worker] = []  # a stack: the most recently used worker is served first
-        self._waiters: deque[tuple[asyncio.Future[CallOutcome], _Request]] = deque()
+        self._waiters: deque[tuple[asyncio.Future[CallOutcome], Request]] = deque()
         self._starting = 0
         self._load_error: dict[str, str] | None = None
         self._loaded_once = False
@@ -120,7 +129,7 @@ class WorkerPool:
             failed.set_exception(exc)
             return failed
 
-    def _submit(self, request: _Request) -> asyncio.Future[CallOutcome]:
+    def _submit(self, request: Request) -> asyncio.Future[CallOutcome]:
         while self._idle:
             worker = self._idle.pop()
             if worker.state is not WorkerState.READY:
@@ -160,7 +169,7 @@ class WorkerPool:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _enqueue(self, request: _Request) -> asyncio.Future[CallOutcome]:
+    def _enqueue(self, request: Request) -> asyncio.Future[CallOutcome]:
         """Queue a call until a worker frees up; ``_release`` sends it from there. A caller that
         goes away cancels the future, and ``_release`` skips it."""
         if self._closed:
@@ -172,7 +181,7 @@ class WorkerPool:
         # Waiters beyond the worker slots not taken by a running call are the queue.
         occupied = len(self._workers) - self._starting
         limit = self.max_queue + self.max_workers - occupied
-        if len(self._waiters) >= limit and self._waiting() >= limit:
+        if len(self._waiters) + self._pipelined() >= limit and self._waiting() >= limit:
             raise PoolBusy(
                 f"the algorithm is busy: {self.max_workers} calls running and {self.max_queue} "
                 "waiting, which is the limit; retry later"
@@ -182,10 +191,19 @@ class WorkerPool:
         return answer
 
     def _waiting(self) -> int:
-        """Queued callers still waiting: those that went away (a cancelled future) stay in the
-        queue until ``_release`` reaches them, and are dropped here when the count matters."""
+        """Queued callers still waiting, in the pool's queue or a worker's pipe: those that went
+        away (a cancelled future) stay in the queue until ``_release`` reaches them, and are
+        dropped here when the count matters."""
         self._waiters = deque(waiter for waiter in self._waiters if not waiter[0].done())
-        return len(self._waiters)
+        return len(self._waiters) + self._pipelined()
+
+    def _pipelined(self) -> int:
+        """Calls sent to a worker that have not started yet (queued behind its running call)."""
+        return sum(w.in_flight - 1 for w in self._workers if w.in_flight > 1)
+
+    def _may_pipeline(self) -> bool:
+        """Every worker the pool may have is up: a waiting caller will not get a new one."""
+        return len(self._workers) >= self.max_workers and self._starting == 0
 
     def _spawn_as_needed(self) -> None:
         while (
@@ -226,27 +244,34 @@ class WorkerPool:
                 answer.set_result(CallOutcome(error=dict(load_error)))
 
     def _release(self, worker: Worker) -> None:
-        """A worker became free: send it the first queued call, or park it as idle.
+        """A worker answered a call: send it the first queued call (and, when every worker is
+        busy, more of them, up to ``PIPELINE_DEPTH`` in flight), or park it as idle.
 
         The call is sent from here (the worker's answer callback) rather than by waking the
         waiting caller to send it: that saves the caller one trip through the event loop per
         queued call, and the worker starts on its next call sooner.
         """
-        if self._closed or worker.state is not WorkerState.READY:
+        if self._closed or worker.state not in (WorkerState.READY, WorkerState.BUSY):
             return
         waiters = self._waiters
-        while waiters:
-            answer, request = waiters.popleft()
+        while waiters and (worker.state is WorkerState.READY or self._pipeline_room(worker)):
+            answer, request = waiters[0]
             if answer.done():  # the caller went away
+                waiters.popleft()
                 continue
+            if worker.state is WorkerState.BUSY and request[4]:  # wants its output: not behind others
+                break
+            waiters.popleft()
             try:
                 worker.call(*request, future=answer)
             except Exception as exc:  # input that is not JSON: nothing was sent
                 answer.set_exception(exc)
-                continue
-            return
-        worker.idle_since = asyncio.get_running_loop().time()
-        self._idle.append(worker)
+        if worker.state is WorkerState.READY:
+            worker.idle_since = asyncio.get_running_loop().time()
+            self._idle.append(worker)
+
+    def _pipeline_room(self, worker: Worker) -> bool:
+        return worker.in_flight < self.pipeline_depth and worker.can_pipeline and self._may_pipeline()
 
     def _on_worker_exit(self, worker: Worker) -> None:
         self._workers.discard(worker)
@@ -254,5 +279,15 @@ class WorkerPool:
             self._idle.remove(worker)
         except ValueError:
             pass
+        # Calls that were queued in its pipe never started: first in line for another worker.
+        unstarted = worker.take_unstarted()
+        if self._closed:
+            for answer, _ in unstarted:
+                if not answer.done():
+                    answer.set_exception(PoolClosed("this algorithm's worker pool was closed"))
+        elif unstarted:
+            self._waiters.extendleft(reversed(unstarted))
+            while self._idle and self._waiters:
+                self._release(self._idle.pop())
         if worker.was_ready:  # a worker that failed to start is handled by _start
             self._spawn_as_needed()

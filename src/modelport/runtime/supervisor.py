@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 
-from modelport.runtime.pool import WorkerPool
+from modelport.runtime.pool import PIPELINE_DEPTH, WorkerPool
 from modelport.runtime.worker import WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,9 @@ class Supervisor:
         max_queue: int = 100,
         idle_timeout: float = 300.0,
         reap_interval: float = 1.0,
+        pipeline_depth: int = PIPELINE_DEPTH,
     ) -> None:
+        self.pipeline_depth = pipeline_depth
         self.max_workers = max_workers
         self.max_queue = max_queue
         self.idle_timeout = idle_timeout
@@ -59,6 +61,7 @@ class Supervisor:
             max_workers=self.max_workers if max_workers is None else max_workers,
             max_queue=self.max_queue if max_queue is None else max_queue,
             idle_timeout=self.idle_timeout if idle_timeout is None else idle_timeout,
+            pipeline_depth=self.pipeline_depth,
         )
         self._pools[key] = pool
         if self._reaper is None:

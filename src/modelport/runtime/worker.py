@@ -4,12 +4,16 @@ Owns: spawning ``runner.py`` with the algorithm's python in a clean environment 
 group, the frame protocol on the parent side (frame format: see ``runner.py``), draining and
 bounding what the algorithm prints, call timeouts, and telling apart how a process ended.
 
-States: ``NEW -> STARTING -> READY <-> BUSY``; any of them ``-> STOPPING -> DEFUNCT``. One call at a
-time. The worker never raises for algorithm trouble: every call's future resolves to a
+States: ``NEW -> STARTING -> READY <-> BUSY``; any of them ``-> STOPPING -> DEFUNCT``. The runner
+serves one call at a time, but a BUSY worker may be handed more calls (pipelining): their frames
+wait in the request pipe and each one starts -- its timeout clock included -- when the answer before
+it arrives. A call that wants its output is never pipelined, nor is anything sent behind it, so the
+output pipe holds only its output. When the process dies, the running call gets the error and the
+calls queued behind it, which never started, are handed back (``take_unstarted``). The worker never raises for algorithm trouble: every call's future resolves to a
 ``CallOutcome``, with an error when the algorithm raised (the worker stays READY), the call timed
 out (``TimeoutError``; the process group is killed), or the process died (``SystemExit`` or
-``OutOfMemoryError``). The pool learns about state changes through two callbacks, ``on_free``
-(BUSY -> READY) and ``on_exit`` (the process is gone and reaped).
+``OutOfMemoryError``). The pool learns about state changes through two callbacks, ``on_free`` (a
+call was answered: the worker has room for another) and ``on_exit`` (the process is gone and reaped).
 
 Output capture: fds 1 and 2 of the algorithm go to one pipe that the event loop always drains.
 For a call that asked for it, the first ``output_limit`` bytes are kept and the rest counted and
@@ -28,10 +32,11 @@ import os
 import signal
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelport import fastjson
 from modelport.runtime.runner import HEADER_SIZE, LOADING_ERROR, MAX_FRAME_BYTES
@@ -134,6 +139,18 @@ class CallOutcome:
         return self.error is None
 
 
+# A call's arguments to ``Worker.call``: content type, wire data, env, timeout, want_stdout.
+Request = tuple[str, Any, Mapping[str, str] | None, float | None, bool]
+
+
+class _Sent(NamedTuple):
+    """A call whose frame was written: the first of ``Worker._sent`` is running, the rest wait."""
+
+    id: int
+    future: asyncio.Future[CallOutcome]
+    request: Request
+
+
 def error_outcome(error_type: str, message: str, stacktrace: str = "", duration: float = 0.0) -> CallOutcome:
     error = {"message": message, "stacktrace": stacktrace, "error_type": error_type}
     return CallOutcome(error=error, duration=duration)
@@ -179,13 +196,14 @@ class Worker:
         self._out_fd = -1
         self._pidfd = -1
         self._rbuf = bytearray()
-        self._pending_write: memoryview | None = None
+        self._pending_writes: deque[memoryview] = deque()
+        self._corked: list[bytes] | None = None  # frames held back while answers are handled
         self._ready: asyncio.Future[dict[str, Any]] | None = None
         self._exited: asyncio.Future[int] = self._loop.create_future()
         self._kill_reason: str | None = None
-        # the call in flight
+        # calls sent: the first is running, the others wait in the request pipe
         self._call_id = 0
-        self._call: asyncio.Future[CallOutcome] | None = None
+        self._sent: deque[_Sent] = deque()
         self._call_started = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timeout = 0.0
@@ -285,29 +303,69 @@ class Worker:
     ) -> asyncio.Future[CallOutcome]:
         """Send one call (``data`` already in wire form, see ``to_wire``); the future never fails.
 
-        ``future``, when given, is the one resolved with the outcome (the pool passes its queued
-        caller's). Cancelling the future does not stop the call: the worker stays busy until it answers.
+        On a READY worker the call starts now; on a BUSY one (see ``can_pipeline``) it starts when
+        the calls sent before it have been answered. ``future``, when given, is the one resolved
+        with the outcome (the pool passes its queued caller's). Cancelling the future does not stop
+        the call once sent: the worker runs it anyway.
         """
-        self._assert_state(WorkerState.READY)
+        if self.state is not WorkerState.READY and (want_stdout or not self.can_pipeline):
+            self._assert_state(WorkerState.READY)
         message = {"id": self._call_id + 1, "content_type": content_type, "data": data}
         if env:
             message["env"] = env
         body = fastjson.dumps(message)  # raises TypeError/ValueError for input that is not JSON
         frame = len(body).to_bytes(HEADER_SIZE, "big") + body
         self._call_id += 1
-        self.state = WorkerState.BUSY
-        self._call = future = self._loop.create_future() if future is None else future
-        self._capture = bytearray() if want_stdout else None
+        future = self._loop.create_future() if future is None else future
+        self._sent.append(_Sent(self._call_id, future, (content_type, data, env, timeout, want_stdout)))
+        if self.state is WorkerState.READY:
+            self.state = WorkerState.BUSY
+            self._start_call()
+        self._send(frame)
+        return future
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent and not answered yet: the running one and those queued behind it."""
+        return len(self._sent)
+
+    @property
+    def can_pipeline(self) -> bool:
+        """Whether a call (not wanting its output) may be queued behind the ones in flight."""
+        return self.state is WorkerState.BUSY and not self._sent[-1].request[4]
+
+    def take_unstarted(self) -> list[tuple[asyncio.Future[CallOutcome], Request]]:
+        """After the process exited: the calls that were queued behind the running one and never
+        started, for the pool to send elsewhere."""
+        if self.state is not WorkerState.DEFUNCT:
+            raise InvalidWorkerState("Invalid operation: the worker has not exited")
+        unstarted = [(sent.future, sent.request) for sent in self._sent]
+        self._sent.clear()
+        return unstarted
+
+    def _start_call(self) -> None:
+        """The first call of ``_sent`` starts running now: its clock, timer and output."""
+        timeout, want_stdout = self._sent[0].request[3:]
+        if want_stdout:
+            self._capture = None
+            self._drain_output()  # what earlier calls printed is in the pipe: not this call's
+            self._capture = bytearray()
+        else:
+            self._capture = None
         self._dropped = 0
         self._tail = b""
         if timeout is not None:
             self._timeout = timeout
             self._timer = self._loop.call_later(timeout, self._on_timeout)
         self._call_started = time.perf_counter()
-        self._send(frame)
-        return future
 
     def _send(self, frame: bytes) -> None:
+        if self._corked is not None:
+            self._corked.append(frame)
+            return
+        if self._pending_writes:  # behind a frame the pipe could not take yet
+            self._pending_writes.append(memoryview(frame))
+            return
         try:
             written = os.write(self._req_fd, frame)
         except BlockingIOError:
@@ -315,22 +373,24 @@ class Worker:
         except OSError:
             return  # the process is gone; the exit handler answers the call
         if written < len(frame):
-            self._pending_write = memoryview(frame)[written:]
+            self._pending_writes.append(memoryview(frame)[written:])
             self._loop.add_writer(self._req_fd, self._on_writable)
 
     def _on_writable(self) -> None:
-        view = self._pending_write
-        try:
-            written = os.write(self._req_fd, view) if view is not None else 0
-        except BlockingIOError:
-            return
-        except OSError:
-            written = len(view) if view is not None else 0
-        if view is None or written >= len(view):
-            self._pending_write = None
-            self._loop.remove_writer(self._req_fd)
-        else:
-            self._pending_write = view[written:]
+        pending = self._pending_writes
+        while pending:
+            try:
+                written = os.write(self._req_fd, pending[0])
+            except BlockingIOError:
+                return
+            except OSError:
+                pending.clear()  # the process is gone; the exit handler answers the calls
+                break
+            if written < len(pending[0]):
+                pending[0] = pending[0][written:]
+                return
+            pending.popleft()
+        self._loop.remove_writer(self._req_fd)
 
     def _finish_call(self, message: dict[str, Any]) -> None:
         duration = time.perf_counter() - self._call_started
@@ -338,24 +398,26 @@ class Worker:
             self._timer.cancel()
             self._timer = None
         stdout = self._take_output() if self._capture is not None else None
-        future, self._call = self._call, None
+        future = self._sent.popleft().future
         error = message.get("error")
         if error is not None:
             outcome = CallOutcome(error=error, duration=duration, stdout=stdout)
         else:
             outcome = CallOutcome(message.get("result"), message.get("content_type"), None, duration, stdout)
-        if future is not None and not future.done():
+        if not future.done():  # done: it timed out, or its caller went away
             future.set_result(outcome)
-        if self.state is WorkerState.BUSY:
+        if self._sent:
+            self._start_call()  # the runner has moved on to the next frame
+        elif self.state is WorkerState.BUSY:
             self.state = WorkerState.READY
-            if self._on_free is not None:
-                self._on_free(self)
+        if self.state in (WorkerState.READY, WorkerState.BUSY) and self._on_free is not None:
+            self._on_free(self)
 
     def _on_timeout(self) -> None:
         self._timer = None
-        future, self._call = self._call, None
-        if future is None:
+        if not self._sent:
             return
+        future = self._sent[0].future  # stays first: a late answer is matched, then ignored
         duration = time.perf_counter() - self._call_started
         stdout = self._take_output() if self._capture is not None else None
         outcome = error_outcome(
@@ -419,6 +481,17 @@ class Worker:
             self._loop.remove_reader(self._resp_fd)
             self._loop.call_later(1.0, self.kill, "closed its protocol pipe")
             return
+        # The calls sent while these answers are handled (the pool refilling this worker) go out
+        # in one write.
+        self._corked = []
+        try:
+            self._parse_frames(data)
+        finally:
+            frames, self._corked = self._corked, None
+            if frames and self._req_fd >= 0:
+                self._send(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def _parse_frames(self, data: bytes) -> None:
         buf = self._rbuf
         buf += data
         while len(buf) >= HEADER_SIZE:
@@ -438,13 +511,11 @@ class Worker:
             self._on_message(message)
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        if self._call is not None and message.get("id") == self._call_id:
+        if self._sent and message.get("id") == self._sent[0].id:
             self._finish_call(message)
         elif self.state is WorkerState.STARTING and "ready" in message:
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(message)
-        elif self._call is None and message.get("id") == self._call_id:
-            pass  # the answer to a call that already timed out
         else:
             self.kill("sent an unexpected frame")
 
@@ -500,15 +571,20 @@ class Worker:
         self._killpg()  # anything the algorithm started in the group
         assert self._proc is not None
         self.returncode = returncode = self._proc.wait()
+        previous = self.state
+        if previous is not WorkerState.STARTING:
+            self.state = WorkerState.STOPPING  # answers still in the pipe are taken, nothing sent
+            while self._resp_fd >= 0 and (data := _read_available(self._resp_fd)):
+                self._parse_frames(data)
         self._drain_output()
         self._close_fds()
-        previous, self.state = self.state, WorkerState.DEFUNCT
+        self.state = WorkerState.DEFUNCT
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(
                 {"ready": False, "load_error": self._death_error(returncode, loading=True)}
             )
-        future, self._call = self._call, None
-        if future is not None:
+        if self._sent:  # the call that was running; any behind it are for take_unstarted
+            future = self._sent.popleft().future
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -577,9 +653,9 @@ class Worker:
 
     def _close_requests(self) -> None:
         if self._req_fd >= 0:
-            if self._pending_write is not None:
+            if self._pending_writes:
                 self._loop.remove_writer(self._req_fd)
-                self._pending_write = None
+                self._pending_writes.clear()
             os.close(self._req_fd)
             self._req_fd = -1
 
