@@ -1,9 +1,14 @@
 """Upload and download a large file through the data API, against `cp` of the same file on the same disk.
 
 Starts its own `modelport server` on 127.0.0.1 with a data dir in a temp folder (beside the test file,
-so cp and the server write to the same disk), uploads with PUT and downloads with GET using curl (or
-httpx when curl is missing), and samples the server's VmRSS / VmHWM from /proc while it works.
+so cp and the server write to the same disk), uploads with PUT and downloads with GET using curl, and samples the server's VmRSS / VmHWM from /proc while it works.
 Prints one JSON line and a one-line summary; removes everything it created.
+
+Beside cp it measures three references, so each figure can be read against what is possible here:
+md5 of the file on one core (every upload records it, and it cannot be split across cores); curl
+uploading to a bare Python socket that only writes the body to a file (bench/_reference_servers.py
+`sink`: no HTTP framework, no hashing, no fsync); and curl downloading from a bare sendfile(2) server
+to a file (`source`: how fast the client side can write what it receives).
 
     python3 bench/data_transfer.py                 # 1 GiB, best of 3 runs
     python3 bench/data_transfer.py --size-mib 256 --runs 1 --dir /var/tmp
@@ -92,6 +97,8 @@ def make_file(path: Path, size: int) -> str:
 
 
 def timed(action: Callable[[], None]) -> float:
+    # Start each transfer with no dirty pages, so none pays for the writeback of the ones before it.
+    os.sync()
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
@@ -101,12 +108,25 @@ def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def reference_times(mode: str, target: Path, transfer: Callable[[str], None], runs: int) -> list[float]:
+    """Times of `transfer(url)` against one of bench/_reference_servers.py's bare servers."""
+    port = support.free_port()
+    script = Path(__file__).with_name("_reference_servers.py")
+    server = subprocess.Popen([sys.executable, str(script), mode, str(port), str(target)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        return [timed(lambda: transfer(f"http://127.0.0.1:{port}/reference")) for _ in range(runs)]
+    finally:
+        server.kill()
+        server.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3, help="repeat each transfer; the best run counts")
     parser.add_argument("--dir", default=None, help="where the temp folder goes (the disk under test)")
-    parser.add_argument("--client", choices=["curl", "httpx"], default="curl" if shutil.which("curl") else "httpx")
     parser.add_argument("--no-accel", action="store_true",
                         help="run the server on h11 and asyncio even when httptools and uvloop are installed")
     args = parser.parse_args()
@@ -136,21 +156,13 @@ def main() -> None:
         target = f"{url}/v1/data/.my/bench/source.bin"
         download = work / "download.bin"
 
-        def upload() -> None:
-            if args.client == "curl":
-                run(["curl", "-sS", "--fail", "-T", str(source), "-H", f"Authorization: Simple {key}", target])
-            else:
-                with source.open("rb") as f:
-                    httpx.put(target, content=f, headers=headers, timeout=None).raise_for_status()
+        auth = ["-H", f"Authorization: Simple {key}"]
 
-        def fetch(into: Path = download) -> None:
-            if args.client == "curl":
-                run(["curl", "-sS", "--fail", "-o", str(into), "-H", f"Authorization: Simple {key}", target])
-            else:
-                with httpx.stream("GET", target, headers=headers, timeout=None) as r, into.open("wb") as f:
-                    r.raise_for_status()
-                    for chunk in r.iter_bytes(MIB):
-                        f.write(chunk)
+        def upload(url: str = target, extra: list[str] = auth) -> None:
+            run(["curl", "-sS", "--fail", "-T", str(source), *extra, url])
+
+        def fetch(into: Path = download, url: str = target, extra: list[str] = auth) -> None:
+            run(["curl", "-sS", "--fail", "-o", str(into), *extra, url])
 
         sampler = RssSampler(process.pid)
         baseline = sampler.status("VmRSS")
@@ -169,14 +181,19 @@ def main() -> None:
         hwm = sampler.status("VmHWM")
         if download.stat().st_size != size or md5_of(download) != digest:
             raise SystemExit("the downloaded file differs from the uploaded one")
+        download.unlink()
 
-        best = {"cp": min(cp_times), "upload": min(up_times), "download": min(down_times)}
+        md5_times = [timed(lambda: md5_of(source)) for _ in range(args.runs)]
+        bare_up = reference_times("sink", work, lambda url: upload(url, []), args.runs)
+        bare_down = reference_times("source", source, lambda url: fetch(download, url, []), args.runs)
+
+        best = {"cp": min(cp_times), "upload": min(up_times), "download": min(down_times), "md5": min(md5_times),
+                "bare_upload": min(bare_up), "bare_download": min(bare_down)}
         rate = {k: size / MIB / v for k, v in best.items()}
         result = {
             "bench": "data_transfer",
             "size_mib": args.size_mib,
             "runs": args.runs,
-            "client": args.client,
             "http": "httptools" if _has("httptools") and not args.no_accel else "h11",
             "loop": "uvloop" if _has("uvloop") and not args.no_accel else "asyncio",
             "cp_mib_s": round(rate["cp"], 1),
@@ -185,8 +202,17 @@ def main() -> None:
             "upload_vs_cp": round(rate["upload"] / rate["cp"], 3),
             "download_vs_cp": round(rate["download"] / rate["cp"], 3),
             "download_to_devnull_mib_s": round(size / MIB / discard, 1),
-            "seconds": {"cp": [round(t, 3) for t in cp_times], "upload": [round(t, 3) for t in up_times],
-                        "download": [round(t, 3) for t in down_times]},
+            "download_to_devnull_vs_cp": round(size / MIB / discard / rate["cp"], 3),
+            # The references: what bounds each figure on this machine, whatever the server does.
+            "md5_one_core_mib_s": round(rate["md5"], 1),
+            "md5_vs_cp": round(rate["md5"] / rate["cp"], 3),
+            "bare_socket_upload_mib_s": round(rate["bare_upload"], 1),
+            "bare_socket_upload_vs_cp": round(rate["bare_upload"] / rate["cp"], 3),
+            "sendfile_download_mib_s": round(rate["bare_download"], 1),
+            "sendfile_download_vs_cp": round(rate["bare_download"] / rate["cp"], 3),
+            "seconds": {name: [round(t, 3) for t in times] for name, times in [
+                ("cp", cp_times), ("upload", up_times), ("download", down_times), ("md5", md5_times),
+                ("bare_socket_upload", bare_up), ("sendfile_download", bare_down)]},
             # CPU time the server spent per GiB moved: unlike the rates, it does not depend on other load.
             "server_cpu_s_per_gib": {"upload": round(up_cpu / args.runs / (size / (1 << 30)), 2),
                                      "download": round(down_cpu / args.runs / (size / (1 << 30)), 2)},
@@ -201,7 +227,11 @@ def main() -> None:
               f"({result['download_vs_cp']:.0%} of cp; {result['download_to_devnull_mib_s']:.0f} MiB/s to "
               f"/dev/null), cp {rate['cp']:.0f} MiB/s; server RSS growth "
               f"{result['rss_peak_growth_mib']} MiB (VmHWM +{result['hwm_growth_mib']} MiB) "
-              f"[{result['http']}, {result['loop']}, {args.client}]")
+              f"[{result['http']}, {result['loop']}]")
+        print(f"references: md5 on one core {rate['md5']:.0f} MiB/s ({result['md5_vs_cp']:.0%} of cp); "
+              f"curl to a bare socket sink {rate['bare_upload']:.0f} MiB/s ({result['bare_socket_upload_vs_cp']:.0%}); "
+              f"curl from a sendfile server to a file {rate['bare_download']:.0f} MiB/s "
+              f"({result['sendfile_download_vs_cp']:.0%})")
     finally:
         if process is not None:
             process.terminate()
