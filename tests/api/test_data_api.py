@@ -269,13 +269,23 @@ def test_private_files_are_not_readable_by_other_users(server: Server, alice: tu
         for col in ("secret", "algos", "open"):
             c.put(f"/v1/data/.my/{col}/f", content=col.encode())
     with server.client(alice[1]) as c:
-        for col, who in (("secret", "may read it"), ("algos", "algorithms may read it")):
+        # Unreadable answers exactly as missing does, so not even a collection's name leaks (and HEAD
+        # stays 200/404, which Java's exists() needs).
+        missing = c.get(f"/v1/data/{bob[0]}/nothing/f")
+        assert missing.status_code == 404
+        for col in ("secret", "algos"):
             r = c.get(f"/v1/data/{bob[0]}/{col}/f")
-            assert r.status_code == 403 and who in r.json()["error"]["message"]
-            assert r.json()["error"]["code"] == 2001
-            assert c.head(f"/v1/data/{bob[0]}/{col}/f").status_code == 403
-            assert c.get(f"/v1/data/{bob[0]}/{col}").status_code == 403
-            assert c.get(f"/v1/data/{bob[0]}/{col}/missing").status_code == 403  # no existence leak
+            assert r.status_code == 404
+            assert r.json()["error"] == {
+                **missing.json()["error"],
+                "message": missing.json()["error"]["message"].replace("/nothing", f"/{col}")}
+            assert f"does not exist, or {alice[0]} may not read it" in r.json()["error"]["message"]
+            head, missing_head = c.head(f"/v1/data/{bob[0]}/{col}/f"), c.head(f"/v1/data/{bob[0]}/nothing/f")
+            assert head.status_code == missing_head.status_code == 404
+            assert head.headers["X-Error-Message"] == missing_head.headers["X-Error-Message"].replace(
+                "/nothing", f"/{col}")
+            assert c.get(f"/v1/data/{bob[0]}/{col}").status_code == 404
+            assert c.get(f"/v1/data/{bob[0]}/{col}/missing").status_code == 404
         assert c.get(f"/v1/data/{bob[0]}/open/f").content == b"open"
         assert c.get(f"/v1/data/{bob[0]}").json() == {"folders": [{"name": "open"}]}
     with server.client(bob[1]) as c:

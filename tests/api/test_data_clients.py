@@ -66,6 +66,12 @@ os.rmdir(os.path.dirname(local))
 
 d.file("greeting.txt").put("h\\u00e9llo w\\u00f6rld")
 out["string"] = d.file("greeting.txt").getString()
+# Short non-ASCII text: requests guesses a charset when the server names none, and guessed wrong.
+out["short_strings"] = []
+for text in ("\u00a1Hola!", "\u20ac5", "\u00e9"):
+    d.file("short.txt").put(text)
+    out["short_strings"].append(d.file("short.txt").getString() == text)
+d.file("short.txt").delete()
 d.file("config.json").putJson({{"layers": [1, 2, 3], "name": "net"}})
 out["json"] = d.file("config.json").getJson()
 
@@ -106,6 +112,7 @@ def check(out: dict[str, object], collection: str) -> None:
     assert (out["file_exists_before"], out["file_exists_after"]) == (False, True)
     assert out["file_roundtrip"] is True and out["bytes_roundtrip"] is True
     assert out["string"] == "héllo wörld"
+    assert out["short_strings"] == [True, True, True]
     assert out["json"] == {"layers": [1, 2, 3], "name": "net"}
     assert out["listing"] == [["config.json", 36], ["greeting.txt", 13], ["model.bin", 1024000]]
     assert out["last_modified_type"] == "datetime"

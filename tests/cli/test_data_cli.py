@@ -48,6 +48,9 @@ def test_data_commands_round_trip(server: Server, user: tuple[str, str], tmp_pat
     r = mp("cp", "data://.my/cli/model.bin", str(out))
     assert r.returncode == 0, r.stderr
     assert (out / "model.bin").read_bytes() == model.read_bytes()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (out / "model.bin").stat().st_mode & 0o777 == 0o666 & ~umask  # as any new file, not 0600
     r = mp("cp", "data://.my/cli/model.bin", str(out / "renamed.bin"))
     assert (out / "renamed.bin").read_bytes() == model.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["model.bin", "renamed.bin"]  # no temp files left
@@ -75,6 +78,11 @@ def test_data_command_errors(server: Server, user: tuple[str, str], tmp_path: Pa
     r = server.cli("data", "cp", "data://.my/nothing/here", str(tmp_path), key=key)
     assert r.returncode == 1 and "does not exist" in r.stderr
     assert list(tmp_path.iterdir()) == []
+    server.client(key).post("/v1/data/.my", json={"name": "there"}).raise_for_status()
+    assert server.cli("data", "cp", "-", "data://.my/there/f", input="x", key=key).returncode == 0
+    r = server.cli("data", "cp", "data://.my/there/f", str(tmp_path / "no" / "such" / "f"), key=key)
+    assert r.returncode == 1 and f"folder {tmp_path / 'no' / 'such'} does not exist" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_large_copies_show_progress_on_a_terminal(server: Server, user: tuple[str, str], tmp_path: Path) -> None:

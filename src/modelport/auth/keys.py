@@ -97,6 +97,9 @@ class Principal:
     key_id: int | None = None
     # Set for the short-lived keys handed to running algorithms: "owner/algo" of that algorithm.
     acting_algorithm: str | None = None
+    # The key an algorithm loads with: it holds the algorithm's own rights, not its owner's as a user
+    # (so, for example, it cannot read the owner's private data collections).
+    as_algorithm: bool = False
 
     def can(self, permission: str) -> bool:
         return self.key_type == STANDARD and bool(self.permissions.get(permission))

@@ -208,12 +208,13 @@ class AuthService:
         return key, digest
 
     def principal_for_algorithm(self, owner: str, algorithm: str) -> Principal:
-        """Who an algorithm acts as while it loads: its owner, reading data and calling, never managing."""
+        """Who an algorithm acts as while it loads: itself, under its owner's name; it reads data its
+        owner's algorithms may read and calls algorithms, never manages or writes."""
         user = self.get_user(owner)
         perms = {"allow_algo": True, "algo_acl": ["algo://*"], "allow_data": True, "allow_data_write": False,
                  "allow_algo_management": False}
         return Principal(user_id=user.id, username=user.username, is_admin=False, key_type=STANDARD,
-                         permissions=perms, acting_algorithm=algorithm)
+                         permissions=perms, acting_algorithm=algorithm, as_algorithm=True)
 
     def drop_ephemeral(self, digest: str) -> None:
         self._ephemeral.pop(digest, None)

@@ -216,14 +216,24 @@ def _open_target(destination: str, name: str) -> Iterator[IO[bytes]]:
     target = Path(destination)
     if target.is_dir():
         target = target / name
+    if not target.parent.is_dir():
+        raise click.ClickException(f"{destination}: folder {target.parent} does not exist")
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
+        # mkstemp makes the file 0600; give it the mode any new file would have.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager

@@ -81,19 +81,20 @@ def parse_acl_update(body: object) -> CollectionAcl:
 def can_read(
     acl: CollectionAcl,
     owner: str,
-    principal_username: str | None,
+    user: str | None,
     acting_algorithm_owner: str | None = None,
 ) -> bool:
     """Whether a request may read a collection of `owner`.
 
-    `principal_username` is who the request authenticates as (None when anonymous); inside an
-    algorithm that is the algorithm's caller, and `acting_algorithm_owner` is the algorithm's owner.
+    `user` is the user whose rights the read carries (None when it carries none: no data scope, or an
+    algorithm's own load-time key); inside an algorithm that is the caller, and
+    `acting_algorithm_owner` is the algorithm's owner.
     """
-    if principal_username is not None and principal_username == owner:
+    if user is not None and user == owner:
         return True
     if acl is CollectionAcl.PUBLIC:
         # "user://*" is any signed-in user, including an algorithm running for one.
-        return principal_username is not None or acting_algorithm_owner is not None
+        return user is not None or acting_algorithm_owner is not None
     if acl is CollectionAcl.MY_ALGORITHMS:
         return acting_algorithm_owner == owner
     return False

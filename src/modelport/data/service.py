@@ -211,7 +211,7 @@ class DataService:
                     DataFile.collection_id == collection.id
                 )
                 if after is not None:
-                    query = query.where(DataFile.name > after)
+                    query = query.where(self._by_name(DataFile.name) > after)
                 rows = s.execute(query.order_by(self._by_name(DataFile.name)).limit(PAGE_SIZE + 1)).all()
                 files = [FileEntry(name, size, modified) for name, size, modified in rows[:PAGE_SIZE]]
                 next_marker = self._marker(files[-1].name, scope) if len(rows) > PAGE_SIZE else None
@@ -238,7 +238,7 @@ class DataService:
         owner_id = self._owner_id(s, owner)
         query = select(DataCollection.name, DataCollection.acl).where(DataCollection.owner_id == owner_id)
         if after is not None:
-            query = query.where(DataCollection.name > after)
+            query = query.where(self._by_name(DataCollection.name) > after)
         for name, acl in s.execute(query.order_by(self._by_name(DataCollection.name))):
             if self._may_read(principal, owner, acl):
                 yield name
@@ -251,7 +251,7 @@ class DataService:
             .where(User.username != principal.username)
         )
         if after is not None:
-            query = query.where(User.username > after)
+            query = query.where(self._by_name(User.username) > after)
         last = None
         for owner, acl in s.execute(query.order_by(self._by_name(User.username))):
             if owner != last and self._may_read(principal, owner, acl):
@@ -348,18 +348,34 @@ class DataService:
     def _readable_collection(
         self, s: Session, principal: Principal, path: DataPath
     ) -> tuple[DataCollection, CollectionAcl]:
+        uri = _collection_uri(path)
+        if principal.username != path.owner:
+            # Others get the same answer whether the collection is missing or unreadable (HEAD stays
+            # 200/404, as Java's exists() needs), so its name does not leak.
+            unseen = NotFound(f"collection {uri} does not exist, or {principal.username} may not read it",
+                              code=1000)
+            try:
+                collection = self._find_collection(s, path)
+            except NotFound:
+                raise unseen from None
+            acl = _stored_acl(collection.acl)
+            if not can_read(acl, path.owner, *_reader(principal)):
+                raise unseen
+            return collection, acl
         collection = self._find_collection(s, path)
         acl = _stored_acl(collection.acl)
-        if not can_read(acl, path.owner, principal.username, _acting_owner(principal)):
-            who = {
-                CollectionAcl.PRIVATE: f"only {path.owner} may read it",
-                CollectionAcl.MY_ALGORITHMS: f"only {path.owner} and {path.owner}'s algorithms may read it",
-            }.get(acl, "you may not read it")
-            raise Forbidden(f"{principal.username} may not read {_collection_uri(path)}: {who}", code=2001)
+        if not can_read(acl, path.owner, *_reader(principal)):
+            # The owner's own algorithm, or the owner's key without data scope inside one.
+            if principal.as_algorithm:
+                raise Forbidden(
+                    f"{principal.acting_algorithm} may not read {uri} while it loads: a private collection "
+                    f"is for {path.owner} only; give it the default ACL, algo://.my/*, so {path.owner}'s "
+                    "algorithms can read it", code=2001)
+            raise _no_data_scope()
         return collection, acl
 
     def _may_read(self, principal: Principal, owner: str, stored_acl: Any) -> bool:
-        return can_read(_stored_acl(stored_acl), owner, principal.username, _acting_owner(principal))
+        return can_read(_stored_acl(stored_acl), owner, *_reader(principal))
 
     @staticmethod
     def _owner_id(s: Session, owner: str) -> int:
@@ -384,9 +400,20 @@ class DataService:
                 log.warning("could not delete replaced blob %s", key, exc_info=True)
 
 
+def _no_data_scope() -> Forbidden:
+    return Forbidden("this API key may not read data (it lacks allow_data): use a key with data access")
+
+
+def _reader(principal: Principal) -> tuple[str | None, str | None]:
+    """Whose rights a read carries: the user's (with a key that has allow_data, and not an algorithm's
+    own load-time key), and those of the owner of the algorithm the key was handed to."""
+    user = principal.username if principal.can("allow_data") and not principal.as_algorithm else None
+    return user, _acting_owner(principal)
+
+
 def _require_read_key(principal: Principal) -> None:
-    if not principal.can("allow_data"):
-        raise Forbidden("this API key may not read data (it lacks allow_data): use a key with data access")
+    if _reader(principal) == (None, None):
+        raise _no_data_scope()
 
 
 def _require_write(principal: Principal, path: DataPath, kind: str) -> None:

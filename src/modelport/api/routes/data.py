@@ -267,7 +267,9 @@ async def _download(request: Request, service: DataService, principal: Principal
 def _file_headers(meta: FileMeta) -> dict[str, str]:
     return {
         "X-Data-Type": "file",
-        "Content-Type": "application/octet-stream",
+        # The charset keeps the clients' getString() (requests' `.text`) from guessing: short non-ASCII
+        # text came back garbled without it. Bytes are served as stored either way.
+        "Content-Type": "application/octet-stream; charset=utf-8",
         "Content-Length": str(meta.size),
         "ETag": meta.etag,
         "Last-Modified": format_datetime(meta.last_modified.replace(tzinfo=UTC), usegmt=True),
