@@ -357,3 +357,21 @@ def test_bad_collection_requests(server: Server, alice: tuple[str, str]) -> None
         r = c.put(f"/v1/data/{name}/missing/f", content=b"x")
         assert r.status_code == 404 and "modelport data mkdir" in r.json()["error"]["message"]
         assert c.get(f"/v1/data/nobody{name}").status_code == 404
+
+
+def test_json_sent_as_a_form_is_taken_as_json(server: Server, alice: tuple[str, str]) -> None:
+    """Algorithmia's curl samples (`curl -X POST -d '{"name": ...}'`) label the JSON as a form."""
+    name, key = alice
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    with server.client(key) as c:
+        r = c.post("/v1/data/.my", content=b'{"name": "curled"}', headers=form)
+        assert r.status_code == 200 and r.json() == {"result": f"data://{name}/curled"}
+        r = c.patch(f"/v1/data/{name}/curled", content=b'{"acl": {"read": []}}', headers=form)
+        assert r.status_code == 200
+        assert c.get(f"/v1/data/{name}/curled", params={"acl": "true"}).json()["acl"] == {"read": []}
+        for body in (b"name=curled2", b'["curled2"]'):
+            r = c.post("/v1/data/.my", content=body, headers=form)
+            assert r.status_code == 415 and "form-encoded" in r.json()["error"]["message"], body
+        r = c.post("/v1/data/.my", content=b'{"name": ', headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "invalid JSON" in r.json()["error"]["message"]
+        assert c.head(f"/v1/data/{name}/curled2").status_code == 404

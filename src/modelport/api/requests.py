@@ -69,24 +69,30 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def json_body(request: Request, *, allow_empty: bool = True) -> dict[str, Any]:
-    """A JSON object body. Form-encoded bodies get a precise error (see reference 7.3)."""
+    """A JSON object body. Form-encoded bodies that are not JSON get a precise error (see reference 7.3)."""
     raw = await read_body(request, request.app.state.platform.settings.max_body_bytes)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not raw.strip():
         if allow_empty:
             return {}
         raise InvalidRequest("request body is empty; send a JSON object", code=2013)
+    error: ValueError | None = None
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body, error = None, exc
     if ctype == "application/x-www-form-urlencoded":
+        # `curl -d '{"name": ...}'` (Algorithmia's own samples) labels JSON as a form: take it as JSON.
+        if isinstance(body, dict):
+            return body
         raise InvalidRequest(
             "request body is form-encoded, not JSON; nothing was changed. (algorithmia 2.0.5's "
             "Algorithm.update() sends only the field names this way: call the API with a JSON body instead, "
             "e.g. `modelport algo update` or requests.put(url, json=...))", status=415, code=2013)
     if ctype and ctype not in ("application/json", "text/json") and not ctype.endswith("+json"):
         raise InvalidRequest(f"unsupported Content-Type {ctype!r}: send application/json", status=415, code=2013)
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"invalid JSON in request body: {exc}", code=2013) from None
+    if error is not None:
+        raise InvalidRequest(f"invalid JSON in request body: {error}", code=2013)
     if not isinstance(body, dict):
         raise InvalidRequest(f"request body must be a JSON object, not {type(body).__name__}", code=2013)
     return body
