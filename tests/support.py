@@ -5,6 +5,7 @@ Nothing of modelport is mocked: the server is ``modelport server`` on 127.0.0.1,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,9 @@ import httpx
 
 CACHE = Path(os.environ.get("MODELPORT_TEST_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "tests"))
 KEY_RE = re.compile(r"^\s+(sim[A-Za-z0-9_-]{20,})\s*$", re.M)
+# A PostgreSQL server (SQLAlchemy URL of its maintenance database) to run the servers on instead of
+# SQLite: scripts/test sets it for its PostgreSQL pass.
+POSTGRES = os.environ.get("MODELPORT_TEST_POSTGRES", "")
 
 
 def free_port() -> int:
@@ -35,6 +39,25 @@ class Server:
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    database_url: str
+
+    def stored(self, query: str) -> list[tuple[object, ...]]:
+        """Rows of an SQL query run straight on the server's database, behind the API's back."""
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(self.database_url)
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sqlalchemy.text(query))]
+        finally:
+            engine.dispose()
+
+    def stored_bytes(self) -> bytes:
+        """All the database holds: SQLite's files (free pages and WAL included), or every row."""
+        if self.database_url.startswith("sqlite"):
+            return b"".join(p.read_bytes() for p in self.data_dir.glob("modelport.db*"))
+        tables = [name for (name,) in self.stored("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        return b"".join(repr(self.stored(f'SELECT * FROM "{table}"')).encode() for table in tables)
 
     def client(self, key: str | None = None, **kw: object) -> httpx.Client:
         key = self.admin_key if key is None else key
@@ -68,6 +91,9 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None,
     log_path = data_dir.parent / f"server-{port}.log"
     out = open(log_path, "wb")
     full_env = {**os.environ, "MODELPORT_WORKER_IDLE_SECONDS": "60", **(env or {})}
+    if POSTGRES and "MODELPORT_DATABASE_URL" not in full_env:
+        full_env["MODELPORT_DATABASE_URL"] = postgres_database(data_dir)
+    database_url = full_env.get("MODELPORT_DATABASE_URL") or f"sqlite:///{data_dir.resolve() / 'modelport.db'}"
     process = subprocess.Popen(
         [sys.executable, "-m", "modelport", "server", "--port", str(port), "--data-dir", str(data_dir), *extra],
         stdout=out, stderr=subprocess.STDOUT, env=full_env)
@@ -89,7 +115,23 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None,
         match = KEY_RE.search(log_path.read_text())
         assert match, log_path.read_text()
         key = match.group(1)
-    return Server(url, key, data_dir, process, log_path)
+    return Server(url, key, data_dir, process, log_path, database_url)
+
+
+def postgres_database(data_dir: Path) -> str:
+    """The database of `data_dir` on the POSTGRES server, made on first use (a restart finds it again).
+
+    Its collation is ICU's en-US, where 'a' sorts before 'B': code that relies on the database's
+    own order for names (paging markers) shows it here, not on SQLite.
+    """
+    import psycopg
+
+    name = "mp_" + hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:20]
+    with psycopg.connect(POSTGRES.replace("+psycopg", ""), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING UTF8 '
+                         "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    return f"{POSTGRES.rsplit('/', 1)[0]}/{name}"
 
 
 class ClientEnv:

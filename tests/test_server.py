@@ -19,7 +19,8 @@ from tests.support import KEY_RE, free_port, start_server
 
 def test_first_start_prints_key_once_and_restarts_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    srv = start_server(data, "--admin-user", "root")
+    embedded = {"MODELPORT_DATABASE_URL": ""}  # the embedded default, SQLite, in every test pass
+    srv = start_server(data, "--admin-user", "root", env=embedded)
     assert "next steps" in srv.log().lower()
     r = httpx.get(srv.url + "/v1/users/root", headers={"Authorization": srv.admin_key})
     assert r.status_code == 200 and r.json()["is_admin"] is True
@@ -30,7 +31,7 @@ def test_first_start_prints_key_once_and_restarts_cleanly(tmp_path: Path) -> Non
     mode = sqlite3.connect(data / "modelport.db").execute("pragma journal_mode").fetchone()[0]
     assert mode == "wal"
 
-    again = start_server(data, expect_key=False)
+    again = start_server(data, expect_key=False, env=embedded)
     try:
         assert KEY_RE.search(again.log()) is None
         r = httpx.get(again.url + "/v1/users/root", headers={"Authorization": srv.admin_key})

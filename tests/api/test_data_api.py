@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -375,3 +376,20 @@ def test_json_sent_as_a_form_is_taken_as_json(server: Server, alice: tuple[str, 
         r = c.post("/v1/data/.my", content=b'{"name": ', headers={"content-type": "application/json"})
         assert r.status_code == 400 and "invalid JSON" in r.json()["error"]["message"]
         assert c.head(f"/v1/data/{name}/curled2").status_code == 404
+
+
+def test_paging_is_code_point_order_on_every_database(server: Server, alice: tuple[str, str]) -> None:
+    """A page ends at "B0999"; "C" and "a" sort after it in code point order, but before it ("a") in
+    PostgreSQL's en-US collation: a marker compared in the database's own order would lose "a"."""
+    name, key = alice
+    names = [f"B{i:04d}" for i in range(1000)] + ["a", "C"]
+    with server.client(key) as c:
+        make_collection(c, "order")
+        with ThreadPoolExecutor(8) as pool:
+            statuses = set(pool.map(
+                lambda n: c.put(f"/v1/data/.my/order/{n}", content=n.encode()).status_code, names))
+        assert statuses == {200}
+        first = c.get(f"/v1/data/{name}/order").json()
+        assert [f["filename"] for f in first["files"]] == sorted(names)[:1000]
+        second = c.get(f"/v1/data/{name}/order", params={"marker": first["marker"]}).json()
+        assert [f["filename"] for f in second["files"]] == ["C", "a"] and "marker" not in second

@@ -421,7 +421,7 @@ def test_token_is_never_shown_nor_stored_in_clear(server: Server, upstream: Upst
     for text in seen:
         assert TOKEN not in text
     assert TOKEN not in server.log()
-    stored = b"".join(p.read_bytes() for p in server.data_dir.glob("modelport.db*"))
+    stored = server.stored_bytes()
     assert TOKEN.encode() not in stored
     assert b"gAAAAA" in stored  # the Fernet token of it is there
     config = (mirror(server, "admin", name) / "config").read_text()

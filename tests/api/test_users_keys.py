@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 from tests.support import Server
 
@@ -14,8 +13,7 @@ def test_key_shown_once_and_stored_hashed(server: Server, user: tuple[str, str])
         listed = c.get(f"/v1/users/{username}/keys").json()["results"]
         assert listed and all("api_key" not in k for k in listed)
         assert all(key not in str(k) for k in listed)
-    db = sqlite3.connect(server.data_dir / "modelport.db")
-    stored = [row[0] for row in db.execute("select key_hash from api_keys")]
+    stored = [row[0] for row in server.stored("select key_hash from api_keys")]
     assert key not in stored and all(len(h) == 64 for h in stored)
 
 

@@ -41,12 +41,13 @@ def test_users_and_keys_offline(tmp_path: Path) -> None:
 
 
 def test_local_revoke_reaches_running_server(server: Server) -> None:
-    r = mp("keys", "create", "admin", "--label", "soon-revoked", "--data-dir", str(server.data_dir))
+    local = ("--data-dir", str(server.data_dir), "--database-url", server.database_url)
+    r = mp("keys", "create", "admin", "--label", "soon-revoked", *local)
     key = r.stdout.strip()
     assert httpx.get(server.url + "/v1/algorithms/admin/none", headers={"Authorization": key}).status_code == 404
-    key_id = [k for k in json.loads(mp("keys", "list", "admin", "--json", "--data-dir",
-                                       str(server.data_dir)).stdout) if k["key_label"] == "soon-revoked"][0]["id"]
-    assert mp("keys", "revoke", "admin", str(key_id), "--data-dir", str(server.data_dir)).returncode == 0
+    listed = json.loads(mp("keys", "list", "admin", "--json", *local).stdout)
+    key_id = next(k["id"] for k in listed if k["key_label"] == "soon-revoked")
+    assert mp("keys", "revoke", "admin", str(key_id), *local).returncode == 0
     time.sleep(1.1)  # another process revoked it: the server's key cache holds entries for at most 1 s
     assert httpx.get(server.url + "/v1/algorithms/admin/none", headers={"Authorization": key}).status_code == 401
 
