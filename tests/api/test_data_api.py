@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import json
 import os
 import re
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -393,3 +395,41 @@ def test_paging_is_code_point_order_on_every_database(server: Server, alice: tup
         assert [f["filename"] for f in first["files"]] == sorted(names)[:1000]
         second = c.get(f"/v1/data/{name}/order", params={"marker": first["marker"]}).json()
         assert [f["filename"] for f in second["files"]] == ["C", "a"] and "marker" not in second
+
+
+def test_form_uploads_as_in_algorithmias_curl_sample(server: Server, alice: tuple[str, str],
+                                                     tmp_path: Path) -> None:
+    """`curl -X PUT -F 'file=@filename.csv' …/v1/data/.my/newCollection` stores filename.csv there."""
+    name, key = alice
+    local = tmp_path / "filename.csv"
+    local.write_bytes(b"a,b\r\n1,2\r\n--not-a-boundary\r\n" * 1000)
+    with server.client(key) as c:
+        make_collection(c, "forms")
+        done = subprocess.run(["curl", "-sS", "-X", "PUT", "-F", f"file=@{local}", "-H", f"Authorization: Simple {key}",
+                               f"{server.url}/v1/data/.my/forms"], capture_output=True, text=True, check=True)
+        assert json.loads(done.stdout) == {"result": f"data://{name}/forms/filename.csv"}
+        assert c.get(f"/v1/data/{name}/forms/filename.csv").content == local.read_bytes()
+        # To a file path, the form's file is stored under that path's name.
+        r = c.put(f"/v1/data/{name}/forms/renamed.csv", files={"file": ("x.csv", b"renamed")},
+                  data={"note": "fields are skipped"})
+        assert r.status_code == 200 and r.json() == {"result": f"data://{name}/forms/renamed.csv"}
+        assert c.get(f"/v1/data/{name}/forms/renamed.csv").content == b"renamed"
+
+        for files, expected in [
+            ([("a", ("one.csv", b"1")), ("b", ("two.csv", b"2"))], "more than one file"),
+            ([("a", ("", b"1"))], "holds no file"),  # httpx sends no filename for an empty one
+        ]:
+            r = c.put(f"/v1/data/{name}/forms", files=files)
+            assert r.status_code == 400 and expected in r.json()["error"]["message"], r.text
+        cut = b'--B\r\nContent-Disposition: form-data; name="f"; filename="cut.csv"\r\n\r\npartial'
+        r = c.put(f"/v1/data/{name}/forms", content=cut,
+                  headers={"content-type": "multipart/form-data; boundary=B"})
+        assert r.status_code == 400 and "ended before its closing boundary" in r.json()["error"]["message"]
+        r = c.put(f"/v1/data/{name}/forms", content=b"x", headers={"content-type": "multipart/form-data"})
+        assert r.status_code == 400 and "without a boundary" in r.json()["error"]["message"]
+        r = c.put(f"/v1/data/{name}/forms", content=b"raw bytes")
+        assert r.status_code == 400 and "curl -F" in r.json()["error"]["message"]
+        for missing in ("one.csv", "two.csv", "cut.csv"):
+            assert c.head(f"/v1/data/{name}/forms/{missing}").status_code == 404
+        assert sorted(f["filename"] for f in c.get(f"/v1/data/{name}/forms").json()["files"]) == [
+            "filename.csv", "renamed.csv"]

@@ -32,6 +32,7 @@ from modelport.data import (
     parse_connector_path,
     parse_data_path,
 )
+from modelport.data.forms import form_file, is_form
 from modelport.data.ranges import UnsatisfiableRange, parse_range
 from modelport.data.service import DataService, FileMeta, Listing
 from modelport.data.storage import BlobReader
@@ -87,18 +88,23 @@ class DataEndpoint(HTTPEndpoint):
     async def put(self, request: Request) -> Response:
         """
         summary: Upload a file, replacing any previous version atomically (the body is the file)
+        description: A multipart/form-data body (`curl -X PUT -F 'file=@model.pkl'`) stores its one
+          file part, at the file path given, or under the part's filename when the path is a collection.
         responses:
           200: {description: "{result: data://owner/collection/file}"}
+          400: {description: not a file path (nor a collection path for a form), or a malformed form}
           403: {description: not the owner, or the key lacks allow_data_write}
           404: {description: the collection does not exist}
           413: {description: the body is over the upload limit}
         """
         principal = await authenticate(request)
         path = _data_path(request, principal)
-        if path.kind != "file":
+        form = is_form(request.headers.get("content-type"))
+        if path.kind != "file" and not (form and path.kind == "collection"):
             raise InvalidRequest(
-                f"cannot upload to {path.uri}: PUT takes a file path, "
-                "data://<owner>/<collection>/<file>; create collections with POST")
+                f"cannot upload to {path.uri}: PUT takes a file path, data://<owner>/<collection>/<file> "
+                "(or a collection path with a multipart form, curl -F 'file=@name'); create collections "
+                "with POST")
         limit = request.app.state.platform.settings.max_upload_bytes
         body = RequestBody(request, limit)
         if body.declared_size is not None and body.declared_size > limit:
@@ -106,7 +112,13 @@ class DataEndpoint(HTTPEndpoint):
             raise TooLarge(f"the file is {body.declared_size} bytes; the upload limit is {limit} bytes "
                            "(MODELPORT_MAX_UPLOAD_BYTES); nothing was written")
         try:
-            meta = await _service(request).upload(principal, path, body.chunks())
+            chunks = body.chunks()
+            if form:
+                upload = await form_file(chunks, request.headers["content-type"])
+                chunks = upload.chunks
+                if path.kind == "collection":
+                    path = DataPath(path.owner, path.collection, upload.filename)
+            meta = await _service(request).upload(principal, path, chunks)
         except TooLarge:
             await body.discard()
             raise
