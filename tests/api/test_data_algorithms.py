@@ -86,6 +86,14 @@ def test_algorithm_reads_its_owners_data_when_the_callers_key_has_no_data_scope(
         assert r.json()["result"]["call"][f"{owner}/models/f"] == [200, "model for algorithms"]
     r = algo.call([f"{owner}/secret/f"], key=call_only)
     assert r.json()["result"]["call"][f"{owner}/secret/f"][0] == 404
+    # The caller's own collections, read through someone else's algorithm with a key that may not read
+    # data: missing and unreadable answer alike, so the algorithm's author learns no names.
+    _, caller_full = new_user(server, caller)
+    with server.client(caller_full) as c:
+        make_collection(c, "hidden", [])
+    r = algo.call([f"{caller}/hidden/f", f"{caller}/absent/f"], key=call_only)
+    hidden, absent = (r.json()["result"]["call"][p] for p in (f"{caller}/hidden/f", f"{caller}/absent/f"))
+    assert hidden[0] == absent[0] == 404 and hidden[1] == absent[1].replace("/absent", "/hidden")
     # The owner's own call carries the owner's rights, private collections included.
     r = algo.call([f"{owner}/secret/f"], key=owner_key)
     assert r.json()["result"]["call"][f"{owner}/secret/f"] == [200, "owner only"]

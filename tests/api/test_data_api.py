@@ -377,6 +377,10 @@ def test_json_sent_as_a_form_is_taken_as_json(server: Server, alice: tuple[str, 
             assert r.status_code == 415 and "form-encoded" in r.json()["error"]["message"], body
         r = c.post("/v1/data/.my", content=b'{"name": ', headers={"content-type": "application/json"})
         assert r.status_code == 400 and "invalid JSON" in r.json()["error"]["message"]
+        deep = b"[" * 200_000
+        r = c.post("/v1/data/.my", content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "nested too deeply" in r.json()["error"]["message"]
+        assert c.post("/v1/data/.my", content=deep, headers=form).status_code == 415
         assert c.head(f"/v1/data/{name}/curled2").status_code == 404
 
 
@@ -427,8 +431,25 @@ def test_form_uploads_as_in_algorithmias_curl_sample(server: Server, alice: tupl
         assert r.status_code == 400 and "ended before its closing boundary" in r.json()["error"]["message"]
         r = c.put(f"/v1/data/{name}/forms", content=b"x", headers={"content-type": "multipart/form-data"})
         assert r.status_code == 400 and "without a boundary" in r.json()["error"]["message"]
+        r = c.put(f"/v1/data/{name}/forms", content=b"x",
+                  headers={"content-type": "multipart/form-data; boundary=" + "b" * 300})
+        assert r.status_code == 400 and "boundary is over 70 characters" in r.json()["error"]["message"]
         r = c.put(f"/v1/data/{name}/forms", content=b"raw bytes")
         assert r.status_code == 400 and "curl -F" in r.json()["error"]["message"]
+        # RFC 2231 names (filename*=UTF-8''...), as some clients send non-ASCII ones.
+        utf8 = (b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''na%C3%AFve.csv\r\n\r\n"
+                b"naive\r\n--B--\r\n")
+        r = c.put(f"/v1/data/{name}/forms", content=utf8, headers={"content-type": "multipart/form-data; boundary=B"})
+        assert r.status_code == 200 and r.json() == {"result": f"data://{name}/forms/naïve.csv"}
+        c.delete(f"/v1/data/{name}/forms/naïve.csv").raise_for_status()
+        # Write rights and the collection are checked before any of the form is read.
+        form = {"files": {"file": ("big.bin", b"x" * (4 << 20))}}
+        assert c.put(f"/v1/data/{name}/nowhere", **form).status_code == 404
+    _, read_only = new_user(server, name, write=False)
+    with server.client(read_only) as c:
+        r = c.put(f"/v1/data/{name}/forms", **form)
+        assert r.status_code == 403 and "allow_data_write" in r.json()["error"]["message"]
+    with server.client(key) as c:
         for missing in ("one.csv", "two.csv", "cut.csv"):
             assert c.head(f"/v1/data/{name}/forms/{missing}").status_code == 404
         assert sorted(f["filename"] for f in c.get(f"/v1/data/{name}/forms").json()["files"]) == [

@@ -83,6 +83,13 @@ def test_data_command_errors(server: Server, user: tuple[str, str], tmp_path: Pa
     r = server.cli("data", "cp", "data://.my/there/f", str(tmp_path / "no" / "such" / "f"), key=key)
     assert r.returncode == 1 and f"folder {tmp_path / 'no' / 'such'} does not exist" in r.stderr
     assert "Traceback" not in r.stderr
+    r = server.cli("data", "cp", "data://.my/there/f", str(tmp_path / "nofolder") + "/", key=key)
+    assert r.returncode == 1 and "no such folder" in r.stderr and not (tmp_path / "nofolder").exists()
+    private = tmp_path / "private"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    assert server.cli("data", "cp", "data://.my/there/f", str(private), key=key).returncode == 0
+    assert private.read_bytes() == b"x" and private.stat().st_mode & 0o777 == 0o600  # its mode is kept
 
 
 def test_large_copies_show_progress_on_a_terminal(server: Server, user: tuple[str, str], tmp_path: Path) -> None:

@@ -82,6 +82,8 @@ def test_content_types(sink: Algo) -> None:
 def test_bad_input(sink: Algo) -> None:
     r = sink.call(content=b'{"a": ', headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    r = sink.call(content=b"[" * 100_000 + b"]" * 100_000, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]["message"]
     r = sink.call(content=b"<x/>", headers={"Content-Type": "application/xml"})
     assert r.status_code == 415 and "unsupported Content-Type" in r.json()["error"]["message"]
     r = sink.call(content=b"x" * (10 * 1024 * 1024 + 1), headers={"Content-Type": "text/plain"})

@@ -76,11 +76,13 @@ async def json_body(request: Request, *, allow_empty: bool = True) -> dict[str, 
         if allow_empty:
             return {}
         raise InvalidRequest("request body is empty; send a JSON object", code=2013)
-    error: ValueError | None = None
+    error: Exception | None = None
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         body, error = None, exc
+    except RecursionError:
+        body, error = None, ValueError("nested too deeply")
     if ctype == "application/x-www-form-urlencoded":
         # `curl -d '{"name": ...}'` (Algorithmia's own samples) labels JSON as a form: take it as JSON.
         if isinstance(body, dict):

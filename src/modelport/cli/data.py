@@ -216,14 +216,17 @@ def _open_target(destination: str, name: str) -> Iterator[IO[bytes]]:
     target = Path(destination)
     if target.is_dir():
         target = target / name
+    elif destination.endswith(("/", os.sep)):
+        raise click.ClickException(f"{destination}: no such folder")
     if not target.parent.is_dir():
         raise click.ClickException(f"{destination}: folder {target.parent} does not exist")
+    # mkstemp makes the file 0600: keep the mode of the file it replaces, or give a new file the usual one.
+    mode = target.stat().st_mode & 0o7777 if target.is_file() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
-        # mkstemp makes the file 0600; give it the mode any new file would have.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,11 +8,17 @@ uncommitted, so nothing is stored).
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.message import Message
+from typing import Any
 
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from modelport.data.errors import DataError
+
+MAX_BOUNDARY = 70
+# One part's headers (python-multipart stops at its own limit too; this also bounds older releases).
+MAX_HEADER_BYTES = 8192
 
 
 class FormUploadError(DataError):
@@ -37,6 +43,8 @@ async def form_file(body: AsyncIterator[bytes], content_type: str) -> FormFile:
     boundary = options.get(b"boundary")
     if not boundary:
         raise FormUploadError("multipart/form-data upload without a boundary in its Content-Type")
+    if len(boundary) > MAX_BOUNDARY:
+        raise FormUploadError(f"the form's boundary is over {MAX_BOUNDARY} characters (RFC 2046's limit)")
     reader = _FormReader(body, boundary)
     filename = await reader.file_name()
     return FormFile(filename, reader.file_chunks())
@@ -47,12 +55,13 @@ class _FormReader:
 
     def __init__(self, body: AsyncIterator[bytes], boundary: bytes) -> None:
         self._body = body
-        self._events: deque[tuple[str, bytes]] = deque()
+        self._events: deque[tuple[str, Any]] = deque()  # ("file", name), ("data", bytes), ("end", b"")
         self._field = self._value = b""
+        self._header_bytes = 0
         self._headers: dict[bytes, bytes] = {}
         self._in_file = False
         self._files = 0
-        self._parser = MultipartParser(boundary, {
+        self._parser = MultipartParser(boundary, {  # raises nothing for boundaries of 70 bytes or fewer
             "on_part_begin": self._part_begin,
             "on_header_field": lambda data, start, end: self._header_field(data[start:end]),
             "on_header_value": lambda data, start, end: self._header_value(data[start:end]),
@@ -67,7 +76,7 @@ class _FormReader:
         while True:
             kind, value = await self._next()
             if kind == "file":
-                name = value.decode("utf-8", "replace").replace("\\", "/").rsplit("/", 1)[-1]
+                name = value.replace("\\", "/").rsplit("/", 1)[-1]
                 if not name:
                     raise FormUploadError("the form's file part has an empty filename")
                 return name
@@ -85,7 +94,7 @@ class _FormReader:
             elif kind == "end":
                 return
 
-    async def _next(self) -> tuple[str, bytes]:
+    async def _next(self) -> tuple[str, Any]:
         while not self._events:
             try:
                 chunk = await anext(self._body)
@@ -94,31 +103,42 @@ class _FormReader:
                     from None
             try:
                 self._parser.write(chunk)
-            except MultipartParseError as error:
+            except FormParserError as error:
                 raise FormUploadError(f"malformed multipart/form-data body: {error}") from None
         return self._events.popleft()
 
     # -- parser callbacks ---------------------------------------------------------------------
 
     def _part_begin(self) -> None:
-        self._headers, self._in_file = {}, False
+        self._headers, self._header_bytes, self._in_file = {}, 0, False
 
     # A header's name and value may each arrive in pieces, split where the body's chunks were.
     def _header_field(self, data: bytes) -> None:
+        self._count_header(data)
         self._field += data
 
     def _header_value(self, data: bytes) -> None:
+        self._count_header(data)
         self._value += data
+
+    def _count_header(self, data: bytes) -> None:
+        self._header_bytes += len(data)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise FormUploadError(f"a part of the form has over {MAX_HEADER_BYTES} bytes of headers")
 
     def _header_end(self) -> None:
         self._headers[self._field.strip().lower()] = self._value.strip()
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        if b"filename" in options:
+        disposition = Message()
+        # Clients send file names as UTF-8; other bytes stay lone surrogates, which the path check refuses.
+        disposition["content-disposition"] = self._headers.get(b"content-disposition", b"").decode(
+            "utf-8", "surrogateescape")
+        filename = disposition.get_filename()  # filename*=UTF-8''... (RFC 2231) or filename="..."
+        if filename is not None:
             self._in_file = True
-            self._events.append(("file", options[b"filename"]))
+            self._events.append(("file", filename))
 
     def _part_data(self, data: bytes) -> None:
         if self._in_file and data:

@@ -153,6 +153,12 @@ class DataService:
                 await self._delete_blobs([replaced])
         return meta
 
+    async def check_upload(self, principal: Principal, path: DataPath) -> None:
+        """Raise now what an upload into `path`'s collection would (not the owner, no write scope, no such
+        collection), before any of its body is read."""
+        _require_write(principal, path, path.kind)
+        await anyio.to_thread.run_sync(self._collection_id, path)
+
     async def create_collection(
         self, principal: Principal, owner: str, name: object, acl: CollectionAcl
     ) -> DataPath:
@@ -349,9 +355,10 @@ class DataService:
         self, s: Session, principal: Principal, path: DataPath
     ) -> tuple[DataCollection, CollectionAcl]:
         uri = _collection_uri(path)
-        if principal.username != path.owner:
-            # Others get the same answer whether the collection is missing or unreadable (HEAD stays
-            # 200/404, as Java's exists() needs), so its name does not leak.
+        if principal.username != path.owner or _acting_owner(principal) not in (None, path.owner):
+            # Others, and other users' algorithms acting for the owner, get the same answer whether the
+            # collection is missing or unreadable (HEAD stays 200/404, as Java's exists() needs), so
+            # its name does not leak.
             unseen = NotFound(f"collection {uri} does not exist, or {principal.username} may not read it",
                               code=1000)
             try:

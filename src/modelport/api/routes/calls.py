@@ -82,6 +82,8 @@ def _input(content_type: str | None, encoding: str | None, body: bytes) -> tuple
             pass  # reported below, as for text
         except ValueError as exc:
             raise InvalidRequest(f"input is not valid JSON ({exc}); send text as text/plain", code=2013) from None
+        except RecursionError:
+            raise InvalidRequest("input JSON is nested too deeply", code=2013) from None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -114,6 +114,7 @@ class DataEndpoint(HTTPEndpoint):
         try:
             chunks = body.chunks()
             if form:
+                await _service(request).check_upload(principal, path)  # before parsing anything
                 upload = await form_file(chunks, request.headers["content-type"])
                 chunks = upload.chunks
                 if path.kind == "collection":
