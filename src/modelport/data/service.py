@@ -18,9 +18,9 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from modelport.auth.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceError
 from modelport.auth.keys import Principal
@@ -217,8 +217,8 @@ class DataService:
                     DataFile.collection_id == collection.id
                 )
                 if after is not None:
-                    query = query.where(self._by_name(DataFile.name) > after)
-                rows = s.execute(query.order_by(self._by_name(DataFile.name)).limit(PAGE_SIZE + 1)).all()
+                    query = query.where(DataFile.name > after)
+                rows = s.execute(query.order_by(DataFile.name).limit(PAGE_SIZE + 1)).all()
                 files = [FileEntry(name, size, modified) for name, size, modified in rows[:PAGE_SIZE]]
                 next_marker = self._marker(files[-1].name, scope) if len(rows) > PAGE_SIZE else None
                 return Listing([], files, next_marker, acl if with_acl else None)
@@ -244,8 +244,8 @@ class DataService:
         owner_id = self._owner_id(s, owner)
         query = select(DataCollection.name, DataCollection.acl).where(DataCollection.owner_id == owner_id)
         if after is not None:
-            query = query.where(self._by_name(DataCollection.name) > after)
-        for name, acl in s.execute(query.order_by(self._by_name(DataCollection.name))):
+            query = query.where(DataCollection.name > after)
+        for name, acl in s.execute(query.order_by(DataCollection.name)):
             if self._may_read(principal, owner, acl):
                 yield name
 
@@ -257,9 +257,9 @@ class DataService:
             .where(User.username != principal.username)
         )
         if after is not None:
-            query = query.where(self._by_name(User.username) > after)
+            query = query.where(User.username > after)
         last = None
-        for owner, acl in s.execute(query.order_by(self._by_name(User.username))):
+        for owner, acl in s.execute(query.order_by(User.username)):
             if owner != last and self._may_read(principal, owner, acl):
                 last = owner
                 yield owner
@@ -390,10 +390,6 @@ class DataService:
         if owner_id is None:
             raise NotFound(f"no user named {owner!r}: data://{owner} does not exist", code=1000)
         return owner_id
-
-    def _by_name(self, column: InstrumentedAttribute[str]) -> ColumnElement[str] | InstrumentedAttribute[str]:
-        # Markers compare names with '>', so the order must be code point order on every database.
-        return column.collate("C") if self.db.engine.dialect.name == "postgresql" else column
 
     def _marker(self, last_name: str, scope: str) -> str:
         return encode_marker(last_name, secret=self._secret, scope=scope)

@@ -37,6 +37,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def _name(length: int) -> String:
+    """A name that listings page through in code point order: COLLATE "C" on PostgreSQL (migration 0002);
+    SQLite compares bytes already."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -45,7 +51,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(_name(64), unique=True)
     email: Mapped[str | None] = mapped_column(String(255))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -139,7 +145,7 @@ class DataCollection(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(_name(255))
     acl: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -150,7 +156,7 @@ class DataFile(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("data_collections.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(_name(255))
     size: Mapped[int] = mapped_column(BigInteger)
     md5: Mapped[str] = mapped_column(String(32))
     sha256: Mapped[str] = mapped_column(String(64))
