@@ -77,11 +77,6 @@ class RssSampler:
         self._thread.join()
 
 
-def start_server(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
-    server = support.start_server(data_dir, env=env)
-    return server.process, server.url, server.admin_key
-
-
 def make_file(path: Path, size: int) -> str:
     md5 = hashlib.md5()
     block = os.urandom(64 * MIB)
@@ -133,7 +128,7 @@ def main() -> None:
 
     size = args.size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="modelport-bench-", dir=args.dir))
-    process = None
+    server = None
     try:
         source = work / "source.bin"
         digest = make_file(source, size)
@@ -150,7 +145,8 @@ def main() -> None:
                 (shim / module).mkdir(parents=True)
                 (shim / module / "__init__.py").write_text("raise ImportError('hidden by the benchmark')\n")
             env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))}
-        process, url, key = start_server(work / "data", env)
+        server = support.start_server(work / "data", env=env)
+        url, key = server.url, server.admin_key
         headers = {"Authorization": f"Simple {key}"}
         httpx.post(f"{url}/v1/data/.my", json={"name": "bench"}, headers=headers).raise_for_status()
         target = f"{url}/v1/data/.my/bench/source.bin"
@@ -164,7 +160,7 @@ def main() -> None:
         def fetch(into: Path = download, url: str = target, extra: list[str] = auth) -> None:
             run(["curl", "-sS", "--fail", "-o", str(into), *extra, url])
 
-        sampler = RssSampler(process.pid)
+        sampler = RssSampler(server.process.pid)
         baseline = sampler.status("VmRSS")
         with sampler:
             cpu = sampler.cpu_seconds()
@@ -183,12 +179,24 @@ def main() -> None:
             raise SystemExit("the downloaded file differs from the uploaded one")
         download.unlink()
 
+        def cli(*cp: str) -> None:
+            done = server.cli("data", "cp", *cp)
+            if done.returncode != 0:
+                raise SystemExit(f"modelport data cp {' '.join(cp)} failed: {done.stderr}")
+
+        cli_up = [timed(lambda: cli(str(source), "data://.my/bench/cli.bin")) for _ in range(args.runs)]
+        cli_down = []
+        for _ in range(args.runs):
+            cli_down.append(timed(lambda: cli("data://.my/bench/cli.bin", str(download))))
+            download.unlink()
+
         md5_times = [timed(lambda: md5_of(source)) for _ in range(args.runs)]
         bare_up = reference_times("sink", work, lambda url: upload(url, []), args.runs)
         bare_down = reference_times("source", source, lambda url: fetch(download, url, []), args.runs)
 
         best = {"cp": min(cp_times), "upload": min(up_times), "download": min(down_times), "md5": min(md5_times),
-                "bare_upload": min(bare_up), "bare_download": min(bare_down)}
+                "bare_upload": min(bare_up), "bare_download": min(bare_down), "cli_upload": min(cli_up),
+                "cli_download": min(cli_down)}
         rate = {k: size / MIB / v for k, v in best.items()}
         result = {
             "bench": "data_transfer",
@@ -203,6 +211,9 @@ def main() -> None:
             "download_vs_cp": round(rate["download"] / rate["cp"], 3),
             "download_to_devnull_mib_s": round(size / MIB / discard, 1),
             "download_to_devnull_vs_cp": round(size / MIB / discard / rate["cp"], 3),
+            # `modelport data cp` both ways: md5-checked on the client too.
+            "cli_upload_mib_s": round(rate["cli_upload"], 1),
+            "cli_download_mib_s": round(rate["cli_download"], 1),
             # The references: what bounds each figure on this machine, whatever the server does.
             "md5_one_core_mib_s": round(rate["md5"], 1),
             "md5_vs_cp": round(rate["md5"] / rate["cp"], 3),
@@ -212,7 +223,8 @@ def main() -> None:
             "sendfile_download_vs_cp": round(rate["bare_download"] / rate["cp"], 3),
             "seconds": {name: [round(t, 3) for t in times] for name, times in [
                 ("cp", cp_times), ("upload", up_times), ("download", down_times), ("md5", md5_times),
-                ("bare_socket_upload", bare_up), ("sendfile_download", bare_down)]},
+                ("bare_socket_upload", bare_up), ("sendfile_download", bare_down), ("cli_upload", cli_up),
+                ("cli_download", cli_down)]},
             # CPU time the server spent per GiB moved: unlike the rates, it does not depend on other load.
             "server_cpu_s_per_gib": {"upload": round(up_cpu / args.runs / (size / (1 << 30)), 2),
                                      "download": round(down_cpu / args.runs / (size / (1 << 30)), 2)},
@@ -228,17 +240,14 @@ def main() -> None:
               f"/dev/null), cp {rate['cp']:.0f} MiB/s; server RSS growth "
               f"{result['rss_peak_growth_mib']} MiB (VmHWM +{result['hwm_growth_mib']} MiB) "
               f"[{result['http']}, {result['loop']}]")
+        print(f"modelport data cp: upload {rate['cli_upload']:.0f} MiB/s, download {rate['cli_download']:.0f} MiB/s")
         print(f"references: md5 on one core {rate['md5']:.0f} MiB/s ({result['md5_vs_cp']:.0%} of cp); "
               f"curl to a bare socket sink {rate['bare_upload']:.0f} MiB/s ({result['bare_socket_upload_vs_cp']:.0%}); "
               f"curl from a sendfile server to a file {rate['bare_download']:.0f} MiB/s "
               f"({result['sendfile_download_vs_cp']:.0%})")
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        if server is not None:
+            server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

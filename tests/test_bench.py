@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 SMOKE_RUNS = {
     "data_transfer.py": (["--size-mib", "8", "--runs", "1"],
                          ["upload_mib_s", "download_mib_s", "cp_mib_s", "md5_one_core_mib_s",
-                          "bare_socket_upload_mib_s", "sendfile_download_mib_s", "rss_peak_growth_mib"]),
+                          "bare_socket_upload_mib_s", "sendfile_download_mib_s", "cli_upload_mib_s", "cli_download_mib_s",
+                          "rss_peak_growth_mib"]),
     "deploy.py": (["--runs", "1"], ["no_requirements_s", "cached_requirements_s", "cold_six_s"]),
     "pipeline.py": (["--runs", "1", "--cases", "2"], ["median_s", "first_deploy_s"]),
     "runtime_pool.py": (["--calls", "50", "--starts", "2"], ["cold_start_ms_median", "warm_call_ms_json"]),
