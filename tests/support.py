@@ -88,6 +88,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None,
                  expect_key: bool = True) -> Server:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
+    let_accounts_through(data_dir)
     log_path = data_dir.parent / f"server-{port}.log"
     out = open(log_path, "wb")
     full_env = {**os.environ, "MODELPORT_WORKER_IDLE_SECONDS": "60", **(env or {})}
@@ -116,6 +117,17 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None,
         assert match, log_path.read_text()
         key = match.group(1)
     return Server(url, key, data_dir, process, log_path, database_url)
+
+
+def let_accounts_through(data_dir: Path) -> None:
+    """pytest's temp folders are closed to other accounts (0700); a server running as root gives each
+    algorithm an account of its own, which must get through to the data dir (o+x, no listing)."""
+    if os.geteuid() != 0:
+        return
+    for path in data_dir.resolve().parents:
+        mode = path.stat().st_mode
+        if not mode & 0o001:
+            path.chmod((mode & 0o7777) | 0o001)
 
 
 def postgres_database(data_dir: Path) -> str:

@@ -22,6 +22,7 @@ from modelport.auth.keys import STANDARD, Principal, hash_key
 from modelport.auth.service import AuthService
 from modelport.config import Settings
 from modelport.runtime import CallOutcome, PoolBusy, PoolClosed, Supervisor, WorkerSpec
+from modelport.runtime.worker import RUNNER_PATH
 
 MAX_TIMEOUT = 3000.0
 DEFAULT_TIMEOUT = 300.0
@@ -35,10 +36,13 @@ class Busy(ServiceError):
 
 @dataclass(frozen=True)
 class BuildLocation:
-    """Where a finished build lives on disk: its checkout and its environment's interpreter."""
+    """Where a finished build lives on disk (its checkout and its environment's interpreter), and
+    what its workers run as: the algorithm's own account, if it has one, and the runner it can read."""
 
     workdir: Path
     python: Path
+    uid: int | None = None
+    runner: Path = RUNNER_PATH
 
 
 class CallService:
@@ -80,7 +84,8 @@ class CallService:
         return WorkerSpec(python=location.python, workdir=location.workdir, entry=target.entry,
                           env={"ALGORITHMIA_API": self.settings.base_url, "ALGORITHMIA_API_KEY": load_key,
                                "MODELPORT_ALGORITHM": f"{target.owner}/{target.name}"},
-                          memory_limit_mb=self.settings.worker_memory_mb or None)
+                          memory_limit_mb=self.settings.worker_memory_mb or None, uid=location.uid,
+                          runner=location.runner)
 
     async def call(self, principal: Principal, target: Target, content_type: str, data: Any, *,
                    timeout: float, want_stdout: bool) -> CallOutcome:

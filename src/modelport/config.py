@@ -34,6 +34,10 @@ class Settings:
     worker_memory_mb: int = 2048
     worker_pipeline: int = 3  # calls handed to a busy worker at once when all are busy (1: never pipeline)
     python: str = ""  # interpreter for algorithm environments; empty: the server's own
+    # "auto": each algorithm runs (and installs its packages) under an account of its own when the
+    # server runs as root; "on": the same, refusing to start otherwise; "off": as the server's user.
+    worker_isolation: str = "auto"
+    worker_uid_base: int = 200_000  # algorithm accounts are uid (= gid) base + 1, base + 2, ...
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

@@ -8,11 +8,14 @@ other's consumers: they publish events (``on_created``, ``on_finished``...) that
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from uv import find_uv_bin
 
 from modelport.algorithms.publishing import Publisher, Target
 from modelport.algorithms.service import AlgorithmService
@@ -26,10 +29,21 @@ from modelport.data.service import DataService
 from modelport.data.storage import LocalStorage
 from modelport.db import Database, migrate
 from modelport.db.models import Algorithm
+from modelport.runtime.accounts import (
+    IsolationUnavailable,
+    close_data_dir,
+    interpreter_for_accounts,
+    isolation_wanted,
+    publish,
+    require_reachable,
+)
+from modelport.runtime.worker import RUNNER_PATH
 from modelport.source.githttp import Access, GitHttpApp
 from modelport.source.repos import Identity, RepoStore
 from modelport.source.scm import ScmService
 from modelport.source.template import template_files
+
+log = logging.getLogger("modelport")
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -62,7 +76,21 @@ class Platform:
         self.algorithms = AlgorithmService(self.db)
         self.publisher = Publisher(self.algorithms)
         self.repos = RepoStore(settings.path("repos"))
-        self.envs = EnvCache(settings.path("envs"), settings.python or sys.executable)
+        # Algorithms get accounts of their own when the server can switch to them (it runs as root).
+        self.isolated = isolation_wanted(settings.worker_isolation)
+        python, uv = settings.python or sys.executable, None
+        if self.isolated:
+            try:
+                require_reachable(settings.data_dir)
+                python = interpreter_for_accounts(settings.python, settings.worker_uid_base - 1)
+            except IsolationUnavailable as exc:
+                if settings.worker_isolation.strip().lower() == "on":
+                    raise
+                log.warning("algorithms run as the server's own account, not accounts of their own: %s", exc)
+                self.isolated = False
+        if self.isolated:
+            uv = str(publish(Path(find_uv_bin()), settings.path("runtime")))
+        self.envs = EnvCache(settings.path("envs"), python, uv=uv)
         self.builds = BuildService(self.db, self.repos, self.envs, settings.path("builds"),
                                    settings.path("logs", "builds"), settings.build_concurrency)
         self.calls = CallService(settings, self.auth, self.publisher, self.locate_build)
@@ -70,6 +98,11 @@ class Platform:
         # LocalStorage removes the temp files of uploads a previous process left unfinished.
         self.data = DataService(self.db, LocalStorage(settings.path("data")), self.secret)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.runner = RUNNER_PATH
+        if self.isolated:
+            close_data_dir(settings.data_dir)
+            self.runner = publish(RUNNER_PATH, settings.path("runtime"))
+            self.builds.account_for = self.account_for
 
         self.algorithms.source_for_create = self.scm.source_for_create
         self.algorithms.on_created.append(self._create_repository)
@@ -97,7 +130,14 @@ class Platform:
         env = self.envs.get(target.env_key)
         if env is None:
             raise LookupError(f"the environment of build {target.build_id} is gone; compile again")
-        return BuildLocation(workdir=self.builds.build_dir(target.build_id) / "src", python=env.python)
+        return BuildLocation(workdir=self.builds.build_dir(target.build_id) / "src", python=env.python,
+                             uid=self.account_for(target.algorithm_id), runner=self.runner)
+
+    def account_for(self, algorithm_id: str) -> int | None:
+        """The algorithm's own account (uid = gid) when algorithms are isolated, else None."""
+        if not self.isolated:
+            return None
+        return self.algorithms.worker_uid(algorithm_id, self.settings.worker_uid_base)
 
     def git_app(self) -> GitHttpApp:
         return GitHttpApp(self.repos, authenticate=self.auth.authenticate_password, authorize=self._git_access,

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelport.algorithms import rules
 from modelport.auth.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from modelport.auth.keys import STANDARD, Principal
 from modelport.db import Database
-from modelport.db.models import Algorithm, Build, User, Version
+from modelport.db.models import Algorithm, Build, User, Version, WorkerAccount
 
 
 @dataclass
@@ -50,6 +51,26 @@ class AlgorithmService:
         # Turns a create body into the ``source`` column ({} = modelport's own repository); the
         # platform sets it to ScmService.source_for_create. on_created hooks see the result.
         self.source_for_create: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {}
+
+    def worker_uid(self, algorithm_id: str, base: int) -> int:
+        """The account (uid = gid = `base` + its number) the algorithm's workers and installs run under,
+        given on first need and kept (runtime/accounts.py)."""
+        for _ in range(3):
+            with self.db.session() as s:
+                number = s.scalar(select(WorkerAccount.id).where(WorkerAccount.algorithm_id == algorithm_id))
+                if number is None:
+                    if s.get(Algorithm, algorithm_id) is None:
+                        raise NotFound(f"no algorithm with id {algorithm_id}")
+                    account = WorkerAccount(algorithm_id=algorithm_id)
+                    s.add(account)
+                    try:
+                        s.commit()
+                    except IntegrityError:  # another thread gave it one first: read that
+                        s.rollback()
+                        continue
+                    number = account.id
+                return base + number
+        raise RuntimeError(f"could not give algorithm {algorithm_id} an account")
 
     # --- lookups -----------------------------------------------------------------------------
 

@@ -58,9 +58,11 @@ def run_command(
     cwd: Path | None = None,
     timeout: float | None = None,
     tail: int = 40,
+    uid: int | None = None,
 ) -> CommandResult:
     """Run `args` with stdout and stderr merged, sending each line to `log` as it comes; keep
-    the last `tail` lines for the error message. Killed after `timeout` seconds."""
+    the last `tail` lines for the error message. Killed after `timeout` seconds. With `uid`, it runs
+    under that account."""
     lines: deque[str] = deque(maxlen=tail)
     timed_out = threading.Event()
     with subprocess.Popen(
@@ -70,6 +72,10 @@ def run_command(
         stderr=subprocess.STDOUT,
         env=dict(env),
         cwd=cwd,
+        # An algorithm's own account (runtime/accounts.py), gid alike; None: the server's.
+        user=uid,
+        group=uid,
+        extra_groups=None if uid is None else [],
     ) as proc:
 
         def kill() -> None:

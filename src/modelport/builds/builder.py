@@ -99,11 +99,13 @@ def run_build(
     log: Log,
     *,
     env_user: str | None = None,
+    uid: int | None = None,
 ) -> BuildOutcome:
     """Build commit `sha` of owner/algo into `build_dir` (its checkout goes to `build_dir/src`).
 
     Never raises for a bad algorithm: the outcome says what failed and the log (every line
-    timestamped) tells the story. `env_user` marks the environment as used by that tag.
+    timestamped) tells the story. `env_user` marks the environment as used by that tag; with `uid`,
+    its packages install under that account (the algorithm's own).
     """
     log = _timestamped(log)
     started = time.monotonic()
@@ -131,7 +133,7 @@ def run_build(
         requirements = src / "requirements.txt"
         text = requirements.read_text(errors="replace") if requirements.is_file() else ""
         log("installing requirements.txt" if text.strip() else "no requirements.txt entries")
-        env = envs.ensure(text, log, user=env_user)
+        env = envs.ensure(text, log, user=env_user, uid=uid)
         env_key = env.key
 
         log("compiling src/")

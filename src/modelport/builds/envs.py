@@ -32,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from modelport.builds._process import Log, base_env, run_command
+from modelport.runtime.accounts import take_back
 
 _META = ".modelport-env.json"
 _UV_PASSTHROUGH = (
@@ -194,10 +195,13 @@ class EnvCache:
 
     # -- building ------------------------------------------------------------------------------
 
-    def ensure(self, requirements: str, log: Log = _ignore, *, user: str | None = None) -> Env:
+    def ensure(self, requirements: str, log: Log = _ignore, *, user: str | None = None,
+               uid: int | None = None) -> Env:
         """Return the environment for `requirements` (text of requirements.txt), building it if
         needed; every line uv prints goes to `log`. With `user`, the environment is marked used
         by that tag in the same locked step, so a concurrent gc() cannot remove it in between.
+        With `uid`, uv runs under that account (an algorithm's, runtime/accounts.py), with a cache of
+        its own, and the finished environment is handed back to the server, read-only for accounts.
 
         Raises EnvBuildError (message includes uv's error); a failed build leaves nothing cached.
         """
@@ -206,23 +210,29 @@ class EnvCache:
         with self._lock(key):
             env = self.get(key)
             if env is None:
-                env = self._build(key, lines, log)
+                env = self._build(key, lines, log, uid)
             else:
                 log(f"using cached environment {key}")
             if user is not None:
                 self._add_user(key, user)
         return env
 
-    def _build(self, key: str, lines: list[str], log: Log) -> Env:
+    def _build(self, key: str, lines: list[str], log: Log, uid: int | None = None) -> Env:
         started = time.monotonic()
         for stale in self._tmp.glob(f"{key}.*"):  # left by a killed builder; we hold the lock
             shutil.rmtree(stale, ignore_errors=True)
         tmp = self._tmp / f"{key}.{secrets.token_hex(4)}"
         summary = ", ".join(lines) if lines else "no requirements"
         log(f"building environment {key} ({self.python_tag}; {summary})")
+        env = self._env if uid is None else self._account_env(uid)
+        if uid is not None:
+            tmp.mkdir()
+            os.chown(tmp, uid, uid)
         try:
             self._uv(
                 log,
+                env,
+                uid,
                 "venv",
                 "--relocatable",
                 "--no-project",
@@ -237,6 +247,8 @@ class EnvCache:
                 reqs.write_text("\n".join(lines) + "\n")
                 self._uv(
                     log,
+                    env,
+                    uid,
                     "pip",
                     "install",
                     "--no-config",
@@ -247,6 +259,8 @@ class EnvCache:
                 )
             meta = {"key": key, "python": self.python_tag, "requirements": lines, "created_at": time.time()}
             (tmp / _META).write_text(json.dumps(meta, indent=2) + "\n")
+            if uid is not None:
+                take_back(tmp)
             os.rename(tmp, self.root / key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -254,8 +268,20 @@ class EnvCache:
         log(f"environment {key} ready in {time.monotonic() - started:.1f}s")
         return self._env_for(key)
 
-    def _uv(self, log: Log, *args: str) -> None:
-        result = run_command([self.uv, *args], log=log, env=self._env, cwd=self.root, timeout=self.timeout)
+    def _account_env(self, uid: int) -> dict[str, str]:
+        """uv's environment for an account: a cache and a home of its own, so one algorithm's build
+        cannot plant files that another's uses."""
+        own = {}
+        for name in (".uv-cache", ".home"):
+            folder = self.root / name / f"uid-{uid}"
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chown(folder, uid, uid)
+            os.chmod(folder, 0o700)
+            own[name] = str(folder)
+        return {**self._env, "UV_CACHE_DIR": own[".uv-cache"], "HOME": own[".home"]}
+
+    def _uv(self, log: Log, env: Mapping[str, str], uid: int | None, *args: str) -> None:
+        result = run_command([self.uv, *args], log=log, env=env, cwd=self.root, timeout=self.timeout, uid=uid)
         if result.timed_out:
             raise EnvBuildError(f"uv {args[0]} took longer than {self.timeout:.0f}s and was stopped")
         if result.returncode != 0:

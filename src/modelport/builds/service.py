@@ -21,6 +21,7 @@ from modelport.builds.envs import EnvCache
 from modelport.builds.queue import BuildQueue
 from modelport.db import Database
 from modelport.db.models import Algorithm, Build, User, iso, utcnow
+from modelport.runtime.accounts import hand_over
 from modelport.source.githttp import RefUpdate
 from modelport.source.repos import RepoStore
 
@@ -41,6 +42,9 @@ class BuildService:
         logs_root.mkdir(parents=True, exist_ok=True)
         self.queue = BuildQueue(concurrency)
         self.on_finished: list[Callable[[Build], None]] = []
+        # The account an algorithm's packages install under (by algorithm id), or None for the
+        # server's; the platform sets it when algorithms are isolated.
+        self.account_for: Callable[[str], int | None] = lambda algorithm_id: None
         self._seq_lock = threading.Lock()
 
     # --- paths -------------------------------------------------------------------------------
@@ -79,9 +83,9 @@ class BuildService:
             build = Build(algorithm_id=algo.id, seq=seq, commit_sha=sha, status="in-progress", trigger=trigger)
             s.add(build)
             s.flush()
-            build_id = build.id
+            build_id, algorithm_id = build.id, algo.id
         self.repos.keep_ref(owner, name, sha, build_id)
-        future = self.queue.submit(build_id, lambda: self._run(build_id, owner, name, sha))
+        future = self.queue.submit(build_id, lambda: self._run(build_id, owner, name, sha, algorithm_id))
         return build, future
 
     def on_push(self, owner: str, name: str, updates: list[RefUpdate]) -> None:
@@ -93,11 +97,14 @@ class BuildService:
                 log.info("push to %s/%s %s stored, not built (only master and main build)", owner, name,
                          update_.ref)
 
-    def _run(self, build_id: str, owner: str, name: str, sha: str) -> BuildOutcome:
+    def _run(self, build_id: str, owner: str, name: str, sha: str, algorithm_id: str) -> BuildOutcome:
+        uid = self.account_for(algorithm_id)
         with open(self.log_path(build_id), "a", buffering=1) as logfile:
             outcome = run_build(self.repos, self.envs, owner, name, sha, self.build_dir(build_id),
                                 lambda line: logfile.write(line.rstrip("\n") + "\n"),
-                                env_user=f"{owner}/{name}/{build_id}")
+                                env_user=f"{owner}/{name}/{build_id}", uid=uid)
+        if outcome.succeeded and uid is not None:
+            hand_over(self.build_dir(build_id), uid)  # the checkout is its algorithm's, closed to others
         with self.db.session() as s:
             s.execute(update(Build).where(Build.id == build_id).values(
                 status="succeeded" if outcome.succeeded else "failed", finished_at=utcnow(),

@@ -41,7 +41,13 @@ def server(**flags: object) -> None:
 
     if bool(flags.get("tls_cert")) != bool(flags.get("tls_key")):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    serve(load_settings({k: v for k, v in flags.items() if v is not None}))
+    from modelport.runtime.accounts import IsolationUnavailable
+
+    try:
+        serve(load_settings({k: v for k, v in flags.items() if v is not None}))
+    except IsolationUnavailable as exc:
+        raise click.ClickException(f"cannot isolate algorithms: {exc}; or set MODELPORT_WORKER_ISOLATION=auto "
+                                   "(run them as the server's user, with a warning) or off") from None
 
 
 @cli.command()

@@ -162,3 +162,14 @@ class DataFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(512))
     last_modified: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WorkerAccount(Base):
+    """An algorithm's operating-system account (runtime/accounts.py): uid = gid = base + id. Ids only
+    grow (AUTOINCREMENT), so an account never passes to another algorithm, not even after a delete."""
+
+    __tablename__ = "worker_accounts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    algorithm_id: Mapped[str | None] = mapped_column(ForeignKey("algorithms.id", ondelete="SET NULL"), unique=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from modelport import fastjson
+from modelport.runtime.accounts import hand_over
 from modelport.runtime.runner import HEADER_SIZE, LOADING_ERROR, MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class WorkerSpec:
     start_timeout: float = 300.0
     stop_timeout: float = 5.0
     output_limit: int = 1 << 20
+    # The algorithm's own account (runtime/accounts.py; gid alike), or None for the server's.
+    uid: int | None = None
+    runner: Path = RUNNER_PATH  # a copy the account can read, when it cannot reach the package
 
     def __post_init__(self) -> None:
         if not self.entry.isidentifier():
@@ -90,7 +94,7 @@ class WorkerSpec:
             raise ValueError(f"memory_limit_mb must be positive, not {self.memory_limit_mb}")
 
     def command(self) -> list[str]:
-        return [str(self.python), str(RUNNER_PATH), self.entry, str(self.memory_limit_mb or 0)]
+        return [str(self.python), str(self.runner), self.entry, str(self.memory_limit_mb or 0)]
 
     @property
     def home(self) -> Path:
@@ -435,6 +439,8 @@ class Worker:
     def _spawn(self) -> None:
         spec = self.spec
         spec.home.mkdir(exist_ok=True)
+        if spec.uid is not None:
+            hand_over(Path(spec.workdir).parent, spec.uid)  # the build's checkout and home: its own
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -450,6 +456,9 @@ class Worker:
                 env=spec.environment(),
                 process_group=0,
                 close_fds=True,
+                user=spec.uid,
+                group=spec.uid,
+                extra_groups=None if spec.uid is None else [],
             )
         except BaseException:
             for fd in (req_r, req_w, resp_r, resp_w, out_r, out_w):

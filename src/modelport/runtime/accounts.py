@@ -1,0 +1,155 @@
+"""Operating-system accounts of their own for algorithms, when the server can give them (it runs as root).
+
+Each algorithm gets a uid, with a gid of the same number, above MODELPORT_WORKER_UID_BASE, kept in
+the database and never reused (AlgorithmService.worker_uid). Its workers and its package installs run
+under it. The data dir is closed to these accounts: algorithm code, and the packages it installs,
+cannot read the keys, the database, other users' data and code, or touch another algorithm's
+processes. What an account may read: its own builds, the shared environments (read-only), the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+log = logging.getLogger("modelport.accounts")
+
+# Where the data dir lets an algorithm account in, and how far.
+_CLOSED = ("data", "repos", "logs", "secret.key")
+_PASSABLE = ("builds", "envs", "envs/.tmp", "envs/.uv-cache", "envs/.home")
+
+
+class IsolationUnavailable(RuntimeError):
+    """Isolation was asked for (MODELPORT_WORKER_ISOLATION=on) and cannot be given; the message says why."""
+
+
+def isolation_wanted(mode: str) -> bool:
+    """Whether to isolate algorithms, from MODELPORT_WORKER_ISOLATION (auto, on, off)."""
+    mode = mode.strip().lower()
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"MODELPORT_WORKER_ISOLATION must be auto, on or off, not {mode!r}")
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if mode == "on" and not root:
+        raise IsolationUnavailable("MODELPORT_WORKER_ISOLATION=on needs the server to run as root, to switch "
+                                   "algorithm processes to accounts of their own")
+    return mode != "off" and root
+
+
+def require_reachable(folder: Path) -> None:
+    """Raise IsolationUnavailable unless every folder above `folder` lets other accounts through (the
+    server sets `folder`'s own mode itself)."""
+    for path in reversed(folder.resolve().parents):
+        if not os.stat(path).st_mode & 0o001:
+            raise IsolationUnavailable(f"{path} does not let other accounts through to the data dir "
+                                       f"(chmod o+x {path})")
+
+
+def can_run(python: str, uid: int) -> bool:
+    """Whether `uid` can start `python` (every folder on its path must let it through)."""
+    try:
+        done = subprocess.run([python, "-I", "-c", "pass"], user=uid, group=uid, extra_groups=[], check=False,
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60, cwd="/")
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def interpreter_for_accounts(configured: str, probe_uid: int) -> str:
+    """The interpreter environments are made from, one that algorithm accounts can run.
+
+    An explicit MODELPORT_PYTHON must be runnable; by default the server's own, or else the system's
+    Python of the same version (a server installed under /root, as pyenv does, is out of their reach).
+    """
+    if configured:
+        python = shutil.which(configured) or configured
+        if not can_run(python, probe_uid):
+            raise IsolationUnavailable(
+                f"algorithm accounts cannot run MODELPORT_PYTHON={configured}: give it a Python every account "
+                "can reach (not under /root), or set MODELPORT_WORKER_ISOLATION=off")
+        return python
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [sys.executable, f"/usr/local/bin/{version}", f"/usr/bin/{version}", "/usr/bin/python3"]
+    for python in candidates:
+        if os.path.exists(python) and can_run(python, probe_uid):
+            if python != sys.executable:
+                log.info("algorithm environments use %s: algorithm accounts cannot run %s", python,
+                         sys.executable)
+            return python
+    raise IsolationUnavailable(
+        f"algorithm accounts can run none of {', '.join(candidates)}: set MODELPORT_PYTHON to a Python every "
+        "account can reach, or MODELPORT_WORKER_ISOLATION=off")
+
+
+def close_data_dir(data_dir: Path) -> None:
+    """Let algorithm accounts through the data dir only to their builds and the shared environments."""
+    os.chmod(data_dir, 0o711)
+    for name in _CLOSED:
+        path = data_dir / name
+        if path.exists():
+            os.chmod(path, 0o600 if path.is_file() else 0o700)
+    for path in data_dir.glob("modelport.db*"):
+        os.chmod(path, 0o600)
+    for name in _PASSABLE:
+        if (data_dir / name).exists():
+            os.chmod(data_dir / name, 0o711)
+    for name in ("envs/.locks", "envs/.users"):
+        if (data_dir / name).exists():
+            os.chmod(data_dir / name, 0o700)
+
+
+def publish(source: Path, folder: Path) -> Path:
+    """A copy of `source` in `folder` that every account can read and run (the runner, uv): where the
+    server is installed, under /root, may be out of their reach. Linked when it can be, else copied."""
+    folder.mkdir(exist_ok=True)
+    os.chmod(folder, 0o755)
+    target = folder / source.name
+    if target.exists() and target.stat().st_size == source.stat().st_size and \
+            target.read_bytes() == source.read_bytes():
+        return target
+    tmp = folder / f".{source.name}.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.chmod(tmp, 0o755 if os.access(source, os.X_OK) else 0o644)
+    os.replace(tmp, target)
+    return target
+
+
+def hand_over(path: Path, uid: int) -> None:
+    """Make `path` and everything under it belong to `uid` (its gid alike), unless it already does.
+
+    `path` itself changes last, so a hand-over cut short is done again the next time."""
+    if path.lstat().st_uid == uid:
+        return
+    for folder, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+    os.chmod(path, 0o700)
+    os.chown(path, uid, uid)
+
+
+def take_back(path: Path) -> None:
+    """Make `path` and everything under it the server's again and readable by every account: an
+    environment an algorithm account built, about to be shared read-only."""
+    for folder, dirs, files in os.walk(path):
+        _own_and_open(folder, directory=True)
+        for name in dirs:
+            _own_and_open(os.path.join(folder, name), directory=True)
+        for name in files:
+            _own_and_open(os.path.join(folder, name), directory=False)
+
+
+def _own_and_open(path: str, *, directory: bool) -> None:
+    os.chown(path, 0, 0, follow_symlinks=False)
+    if os.path.islink(path):
+        return
+    mode = os.lstat(path).st_mode & 0o7777 & ~0o6022  # no set-id bits, nothing writable but by root
+    if directory or mode & 0o100:
+        mode |= 0o555
+    os.chmod(path, mode | 0o444)
