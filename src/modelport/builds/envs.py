@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from modelport.builds._process import Log, base_env, run_command
-from modelport.runtime.accounts import take_back
+from modelport.runtime.accounts import stop_everything, take_back
 
 _META = ".modelport-env.json"
 _UV_PASSTHROUGH = (
@@ -137,6 +137,7 @@ class EnvCache:
         self.python_tag = self._python_tag()
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+        self._account_locks: dict[int, threading.Lock] = {}
 
     def _python_tag(self) -> str:
         code = "import platform as p, sys; print(sys.implementation.name, p.python_version(), p.machine())"
@@ -228,6 +229,11 @@ class EnvCache:
         if uid is not None:
             tmp.mkdir()
             os.chown(tmp, uid, uid)
+        with self._account_lock(uid):  # one install at a time per account: it is stopped whole after each
+            return self._install(key, lines, log, uid, env, tmp, started)
+
+    def _install(self, key: str, lines: list[str], log: Log, uid: int | None, env: Mapping[str, str],
+                 tmp: Path, started: float) -> Env:
         try:
             self._uv(
                 log,
@@ -245,6 +251,8 @@ class EnvCache:
             if lines:
                 reqs = tmp / "modelport-requirements.txt"
                 reqs.write_text("\n".join(lines) + "\n")
+                if uid is not None:
+                    os.chown(reqs, uid, uid)  # everything in the environment is the account's until take_back
                 self._uv(
                     log,
                     env,
@@ -257,10 +265,11 @@ class EnvCache:
                     "-r",
                     str(reqs),
                 )
+            if uid is not None:
+                stop_everything(uid, self.python)  # nothing it started may go on writing into the environment
+                take_back(tmp, uid)
             meta = {"key": key, "python": self.python_tag, "requirements": lines, "created_at": time.time()}
             (tmp / _META).write_text(json.dumps(meta, indent=2) + "\n")
-            if uid is not None:
-                take_back(tmp)
             os.rename(tmp, self.root / key)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -278,7 +287,18 @@ class EnvCache:
             os.chown(folder, uid, uid)
             os.chmod(folder, 0o700)
             own[name] = str(folder)
-        return {**self._env, "UV_CACHE_DIR": own[".uv-cache"], "HOME": own[".home"]}
+        # Copies, not hard links into the cache: the environment must hold only files of its own.
+        return {**self._env, "UV_CACHE_DIR": own[".uv-cache"], "HOME": own[".home"], "UV_LINK_MODE": "copy"}
+
+    @contextmanager
+    def _account_lock(self, uid: int | None) -> Iterator[None]:
+        if uid is None:
+            yield
+            return
+        with self._guard:
+            lock = self._account_locks.setdefault(uid, threading.Lock())
+        with lock:
+            yield
 
     def _uv(self, log: Log, env: Mapping[str, str], uid: int | None, *args: str) -> None:
         result = run_command([self.uv, *args], log=log, env=env, cwd=self.root, timeout=self.timeout, uid=uid)

@@ -21,7 +21,7 @@ from modelport.builds.envs import EnvCache
 from modelport.builds.queue import BuildQueue
 from modelport.db import Database
 from modelport.db.models import Algorithm, Build, User, iso, utcnow
-from modelport.runtime.accounts import hand_over
+from modelport.runtime.accounts import hand_over, installer_account
 from modelport.source.githttp import RefUpdate
 from modelport.source.repos import RepoStore
 
@@ -102,7 +102,8 @@ class BuildService:
         with open(self.log_path(build_id), "a", buffering=1) as logfile:
             outcome = run_build(self.repos, self.envs, owner, name, sha, self.build_dir(build_id),
                                 lambda line: logfile.write(line.rstrip("\n") + "\n"),
-                                env_user=f"{owner}/{name}/{build_id}", uid=uid)
+                                env_user=f"{owner}/{name}/{build_id}",
+                                uid=None if uid is None else installer_account(uid))
         if outcome.succeeded and uid is not None:
             hand_over(self.build_dir(build_id), uid)  # the checkout is its algorithm's, closed to others
         with self.db.session() as s:

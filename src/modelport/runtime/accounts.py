@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 log = logging.getLogger("modelport.accounts")
+
+# Installer accounts (installer_account) sit this far above the worker accounts.
+INSTALLER_UID_OFFSET = 1_000_000
 
 # Where the data dir lets an algorithm account in, and how far.
 _CLOSED = ("data", "repos", "logs", "secret.key")
@@ -134,22 +138,42 @@ def hand_over(path: Path, uid: int) -> None:
     os.chown(path, uid, uid)
 
 
-def take_back(path: Path) -> None:
+def installer_account(uid: int) -> int:
+    """The account an algorithm's packages install under: not the one its workers run as, so that
+    whatever an install leaves running can be stopped (stop_everything) without touching a worker."""
+    return uid + INSTALLER_UID_OFFSET
+
+
+def stop_everything(uid: int, python: str) -> None:
+    """Kill every process of `uid`: kill(-1) from a process of that account (`python`, one it can run)
+    reaches all of them but itself."""
+    for _ in range(3):  # a process forking while the signal goes round can leave a child: again
+        subprocess.run([python, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+                       user=uid, group=uid, extra_groups=[], check=False, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=60, cwd="/")
+
+
+def take_back(path: Path, uid: int) -> None:
     """Make `path` and everything under it the server's again and readable by every account: an
-    environment an algorithm account built, about to be shared read-only."""
+    environment that account `uid` built (its processes already stopped), about to be shared read-only.
+
+    Everything in it must belong to `uid`: anything else got there some other way (a hard link to a
+    file of the server's, say), and the environment is refused."""
     for folder, dirs, files in os.walk(path):
-        _own_and_open(folder, directory=True)
-        for name in dirs:
-            _own_and_open(os.path.join(folder, name), directory=True)
-        for name in files:
-            _own_and_open(os.path.join(folder, name), directory=False)
+        for name in [*dirs, *files]:
+            _own_and_open(os.path.join(folder, name), uid)
+    _own_and_open(str(path), uid)
 
 
-def _own_and_open(path: str, *, directory: bool) -> None:
+def _own_and_open(path: str, uid: int) -> None:
+    st = os.lstat(path)
+    if st.st_uid != uid:
+        raise PermissionError(f"{path} in a new environment belongs to uid {st.st_uid}, not to the account that "
+                              f"built it ({uid}): the environment is refused")
     os.chown(path, 0, 0, follow_symlinks=False)
-    if os.path.islink(path):
+    if stat.S_ISLNK(st.st_mode):
         return
-    mode = os.lstat(path).st_mode & 0o7777 & ~0o6022  # no set-id bits, nothing writable but by root
-    if directory or mode & 0o100:
+    mode = st.st_mode & 0o777 & ~0o022  # no set-id bits, nothing writable but by root
+    if stat.S_ISDIR(st.st_mode) or mode & 0o100:
         mode |= 0o555
     os.chmod(path, mode | 0o444)
