@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -198,3 +199,22 @@ def test_push_is_streamed(server: Server, new_algo) -> None:  # type: ignore[no-
     r = httpx.get(server.url + "/healthz")
     assert r.status_code == 200
     wait_until(lambda: True)
+
+
+def test_committed_symlinks_lead_nowhere_outside_the_checkout(server: Server, new_algo) -> None:  # type: ignore[no-untyped-def]
+    """A symlink to the data dir's secret.key, committed as requirements.txt or as a source file, must
+    not put the key in the build log (the owner reads it) nor in reach of the algorithm."""
+    algo: Algo = new_algo("links")
+    algo.push({f"src/{algo.name}.py": "def apply(input):\n    return open('src/stolen.py').read()\n"})
+    secret = (server.data_dir / "secret.key").read_text().strip()
+    # builds/<id>/src/requirements.txt -> ../../../secret.key, src/stolen.py -> ../../../../secret.key
+    (algo.dir / "requirements.txt").unlink(missing_ok=True)
+    os.symlink("../../../secret.key", algo.dir / "requirements.txt")
+    os.symlink("../../../../secret.key", algo.dir / "src" / "stolen.py")
+    sha = algo.push({})
+    build = algo.wait_build(sha)
+    log = algo.log(build["build_id"])
+    assert secret not in log
+    if build["status"] == "succeeded":
+        r = algo.call(None, version=sha)
+        assert secret not in r.text and r.json()["result"] == "../../../../secret.key"  # the link's text

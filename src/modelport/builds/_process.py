@@ -72,6 +72,7 @@ def run_command(
         stderr=subprocess.STDOUT,
         env=dict(env),
         cwd=cwd,
+        start_new_session=True,  # no controlling terminal to type into
         # An algorithm's own account (runtime/accounts.py), gid alike; None: the server's.
         user=uid,
         group=uid,

@@ -139,7 +139,8 @@ def run_build(
         log("compiling src/")
         minimal = base_env(envs.root / ".home")
         compiled = run_command(
-            [str(env.python), "-I", "-m", "compileall", "-q", "src"],
+            # -S: no site, so no .pth file of the environment runs here, as the server.
+            [str(env.python), "-I", "-S", "-m", "compileall", "-q", "src"],
             log=log,
             env=minimal,
             cwd=src,
@@ -200,7 +201,7 @@ def _syntax_summary(lines: list[str]) -> str:
 
 def _entry_style(python: Path, src: Path, entry_file: str, env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [str(python), "-I", "-c", _ENTRY_CHECK, entry_file],
+        [str(python), "-I", "-S", "-c", _ENTRY_CHECK, entry_file],  # -S: as for compileall
         cwd=src,
         env=env,
         capture_output=True,

@@ -151,9 +151,12 @@ class EnvCache:
 
     # -- keys and lookups ----------------------------------------------------------------------
 
-    def key(self, requirements: str | list[str]) -> str:
+    def key(self, requirements: str | list[str], uid: int | None = None) -> str:
+        """The environment's name. An environment an account builds is that account's alone (`uid` is in
+        the key): code its install ran may have changed it, so no other algorithm may use it."""
         lines = normalize_requirements(requirements) if isinstance(requirements, str) else requirements
-        digest = hashlib.sha256("\n".join([self.python_tag, *lines]).encode())
+        owner = [] if uid is None else [f"account {uid}"]
+        digest = hashlib.sha256("\n".join([self.python_tag, *owner, *lines]).encode())
         return digest.hexdigest()[:32]
 
     def _env_for(self, key: str) -> Env:
@@ -207,7 +210,7 @@ class EnvCache:
         Raises EnvBuildError (message includes uv's error); a failed build leaves nothing cached.
         """
         lines = normalize_requirements(requirements)
-        key = self.key(lines)
+        key = self.key(lines, uid)
         with self._lock(key):
             env = self.get(key)
             if env is None:
@@ -267,6 +270,7 @@ class EnvCache:
                 )
             if uid is not None:
                 stop_everything(uid, self.python)  # nothing it started may go on writing into the environment
+                tmp = self._out_of_reach(tmp)
                 take_back(tmp, uid)
             meta = {"key": key, "python": self.python_tag, "requirements": lines, "created_at": time.time()}
             (tmp / _META).write_text(json.dumps(meta, indent=2) + "\n")
@@ -274,8 +278,18 @@ class EnvCache:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            if tmp.parent != self._tmp:  # the staging folder of _out_of_reach
+                shutil.rmtree(tmp.parent, ignore_errors=True)
         log(f"environment {key} ready in {time.monotonic() - started:.1f}s")
         return self._env_for(key)
+
+    def _out_of_reach(self, tmp: Path) -> Path:
+        """Move an environment an account built into a folder only the server can enter."""
+        staging = self._tmp / f".staging-{secrets.token_hex(4)}"
+        staging.mkdir(mode=0o700)
+        os.rename(tmp, staging / tmp.name)
+        return staging / tmp.name
 
     def _account_env(self, uid: int) -> dict[str, str]:
         """uv's environment for an account: a cache and a home of its own, so one algorithm's build

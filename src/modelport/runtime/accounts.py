@@ -56,7 +56,8 @@ def can_run(python: str, uid: int) -> bool:
     """Whether `uid` can start `python` (every folder on its path must let it through)."""
     try:
         done = subprocess.run([python, "-I", "-c", "pass"], user=uid, group=uid, extra_groups=[], check=False,
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60, cwd="/")
+                              start_new_session=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                              cwd="/")
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -150,15 +151,18 @@ def stop_everything(uid: int, python: str) -> None:
     for _ in range(3):  # a process forking while the signal goes round can leave a child: again
         subprocess.run([python, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
                        user=uid, group=uid, extra_groups=[], check=False, stdin=subprocess.DEVNULL,
+                       start_new_session=True,
                        capture_output=True, timeout=60, cwd="/")
 
 
 def take_back(path: Path, uid: int) -> None:
     """Make `path` and everything under it the server's again and readable by every account: an
-    environment that account `uid` built (its processes already stopped), about to be shared read-only.
+    environment that account `uid` built (its processes already stopped, `path` already moved where
+    accounts cannot reach), about to be shared read-only.
 
     Everything in it must belong to `uid`: anything else got there some other way (a hard link to a
-    file of the server's, say), and the environment is refused."""
+    file of the server's, say), and the environment is refused. Files are changed through descriptors
+    opened without following links, so nothing swapped in meanwhile leads the change elsewhere."""
     for folder, dirs, files in os.walk(path):
         for name in [*dirs, *files]:
             _own_and_open(os.path.join(folder, name), uid)
@@ -167,13 +171,28 @@ def take_back(path: Path, uid: int) -> None:
 
 def _own_and_open(path: str, uid: int) -> None:
     st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        _check_owner(path, st, uid)
+        os.chown(path, 0, 0, follow_symlinks=False)
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise PermissionError(f"{path} in a new environment is neither a file nor a folder: the environment "
+                              "is refused")
+    directory = os.O_DIRECTORY if stat.S_ISDIR(st.st_mode) else 0
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | directory)
+    try:
+        st = os.fstat(fd)
+        _check_owner(path, st, uid)
+        os.fchown(fd, 0, 0)
+        mode = st.st_mode & 0o777 & ~0o022  # no set-id bits, nothing writable but by root
+        if stat.S_ISDIR(st.st_mode) or mode & 0o100:
+            mode |= 0o555
+        os.fchmod(fd, mode | 0o444)
+    finally:
+        os.close(fd)
+
+
+def _check_owner(path: str, st: os.stat_result, uid: int) -> None:
     if st.st_uid != uid:
         raise PermissionError(f"{path} in a new environment belongs to uid {st.st_uid}, not to the account that "
                               f"built it ({uid}): the environment is refused")
-    os.chown(path, 0, 0, follow_symlinks=False)
-    if stat.S_ISLNK(st.st_mode):
-        return
-    mode = st.st_mode & 0o777 & ~0o022  # no set-id bits, nothing writable but by root
-    if stat.S_ISDIR(st.st_mode) or mode & 0o100:
-        mode |= 0o555
-    os.chmod(path, mode | 0o444)

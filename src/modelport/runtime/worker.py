@@ -454,7 +454,7 @@ class Worker:
                 stderr=out_w,
                 cwd=spec.workdir,
                 env=spec.environment(),
-                process_group=0,
+                start_new_session=True,  # its own process group, and no controlling terminal
                 close_fds=True,
                 user=spec.uid,
                 group=spec.uid,

@@ -281,7 +281,10 @@ class RepoStore:
         with tempfile.TemporaryDirectory(dir=self._tmp) as tmp:
             index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self._git(git_dir, f"--work-tree={dest}", "read-tree", full, env=index)
-            self._git(git_dir, f"--work-tree={dest}", "checkout-index", "--all", env=index)
+            # Committed symlinks become plain files holding the link text: nothing in a checkout may
+            # lead the server (or a build) to files outside it, such as the data dir's secret.key.
+            self._git(git_dir, f"--work-tree={dest}", "checkout-index", "--all", env=index,
+                      config={"core.symlinks": "false"})
 
     def fetch_external(
         self,
