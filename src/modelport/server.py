@@ -60,6 +60,11 @@ def serve(settings: Settings) -> None:
         loop="uvloop" if _has("uvloop") else "asyncio",
     )
     log.info("modelport serving on %s (data dir %s)", settings.base_url, settings.data_dir)
+    if platform.isolated:
+        log.info("algorithms run under accounts of their own (uids above %d), environments made from %s",
+                 settings.worker_uid_base, platform.envs.python)
+    else:
+        log.info("algorithms run as the server's own account (MODELPORT_WORKER_ISOLATION, docs/server.md)")
     GracefulServer(config).run()
     log.info("modelport stopped cleanly")
 
