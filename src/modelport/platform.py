@@ -32,10 +32,12 @@ from modelport.db.models import Algorithm
 from modelport.runtime.accounts import (
     IsolationUnavailable,
     close_data_dir,
+    installer_account,
     interpreter_for_accounts,
     isolation_wanted,
     publish,
     require_reachable,
+    stop_everything,
 )
 from modelport.runtime.worker import RUNNER_PATH
 from modelport.source.githttp import Access, GitHttpApp
@@ -109,6 +111,7 @@ class Platform:
         self.algorithms.on_deleted.append(self.builds.forget_algorithm)
         self.algorithms.on_deleted.append(self.publisher.invalidate)
         self.algorithms.on_deleted.append(self._drop_pools)
+        self.algorithms.on_deleted.append(self._stop_accounts)
         self.builds.on_finished.append(self.publisher.invalidate)
 
     # --- wiring ------------------------------------------------------------------------------
@@ -123,6 +126,13 @@ class Platform:
     def _drop_pools(self, algorithm: Algorithm, owner: str) -> None:
         if self._loop is not None:
             asyncio.run_coroutine_threadsafe(self.calls.drop_algorithm(algorithm.id), self._loop)
+
+    def _stop_accounts(self, algorithm: Algorithm, owner: str) -> None:
+        # Runs before the delete commits, so its account is still on record (read in a session of its own).
+        uid = self.algorithms.existing_worker_uid(algorithm.id, self.settings.worker_uid_base) if self.isolated else None
+        if uid is not None:  # nothing the algorithm or its installs left running outlives it
+            for account in (uid, installer_account(uid)):
+                stop_everything(account, self.envs.python)
 
     def locate_build(self, target: Target) -> BuildLocation:
         if target.env_key is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from modelport.runtime.accounts import INSTALLER_UID_OFFSET
-from tests.support import Algo, Server, free_port, let_accounts_through
+from tests.support import Algo, Server, free_port, let_accounts_through, wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="accounts of their own need a server running as root")
 
@@ -138,3 +138,25 @@ def _uid_of(process: Path) -> int | None:
     except OSError:
         return None
     return None if fields["State"].split()[0] in ("Z", "X") else int(fields["Uid"].split()[0])
+
+
+LINGERER = """
+import os, subprocess
+
+
+def apply(input):
+    child = subprocess.Popen(["sleep", "600"], start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return child.pid
+"""
+
+
+def test_deleting_an_algorithm_stops_what_it_left_running(server: Server, new_algo) -> None:  # type: ignore[no-untyped-def]
+    algo: Algo = new_algo("lingers")
+    sha = algo.deploy(LINGERER)
+    pid = algo.call(None, version=sha).json()["result"]
+    process = Path(f"/proc/{pid}")
+    assert _uid_of(process) is not None and _uid_of(process) >= 200_000  # it outlives the call
+    with server.client() as c:
+        assert c.delete(f"/v1/algorithms/admin/{algo.name}").status_code == 204
+    wait_until(lambda: _uid_of(process) is None, timeout=10)

@@ -52,6 +52,12 @@ class AlgorithmService:
         # platform sets it to ScmService.source_for_create. on_created hooks see the result.
         self.source_for_create: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {}
 
+    def existing_worker_uid(self, algorithm_id: str, base: int) -> int | None:
+        """The algorithm's account if it was given one (worker_uid), else None; gives none."""
+        with self.db.session() as s:
+            number = s.scalar(select(WorkerAccount.id).where(WorkerAccount.algorithm_id == algorithm_id))
+        return None if number is None else base + number
+
     def worker_uid(self, algorithm_id: str, base: int) -> int:
         """The account (uid = gid = `base` + its number) the algorithm's workers and installs run under,
         given on first need and kept (runtime/accounts.py)."""
