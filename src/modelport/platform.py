@@ -34,6 +34,7 @@ from modelport.runtime.accounts import (
     close_data_dir,
     installer_account,
     interpreter_for_accounts,
+    isolation_mode,
     isolation_wanted,
     publish,
     require_reachable,
@@ -79,14 +80,15 @@ class Platform:
         self.publisher = Publisher(self.algorithms)
         self.repos = RepoStore(settings.path("repos"))
         # Algorithms get accounts of their own when the server can switch to them (it runs as root).
-        self.isolated = isolation_wanted(settings.worker_isolation)
+        isolation = isolation_mode(settings.worker_isolation)
+        self.isolated = isolation_wanted(isolation)
         python, uv = settings.python or sys.executable, None
         if self.isolated:
             try:
                 require_reachable(settings.data_dir)
                 python = interpreter_for_accounts(settings.python, settings.worker_uid_base - 1)
             except IsolationUnavailable as exc:
-                if settings.worker_isolation.strip().lower() == "on":
+                if isolation == "on":
                     raise
                 log.warning("algorithms run as the server's own account, not accounts of their own: %s", exc)
                 self.isolated = False

@@ -62,20 +62,20 @@ class AlgorithmService:
         """The account (uid = gid = `base` + its number) the algorithm's workers and installs run under,
         given on first need and kept (runtime/accounts.py)."""
         for _ in range(3):
+            uid = self.existing_worker_uid(algorithm_id, base)
+            if uid is not None:
+                return uid
             with self.db.session() as s:
-                number = s.scalar(select(WorkerAccount.id).where(WorkerAccount.algorithm_id == algorithm_id))
-                if number is None:
-                    if s.get(Algorithm, algorithm_id) is None:
-                        raise NotFound(f"no algorithm with id {algorithm_id}")
-                    account = WorkerAccount(algorithm_id=algorithm_id)
-                    s.add(account)
-                    try:
-                        s.commit()
-                    except IntegrityError:  # another thread gave it one first: read that
-                        s.rollback()
-                        continue
-                    number = account.id
-                return base + number
+                if s.get(Algorithm, algorithm_id) is None:
+                    raise NotFound(f"no algorithm with id {algorithm_id}")
+                account = WorkerAccount(algorithm_id=algorithm_id)
+                s.add(account)
+                try:
+                    s.commit()
+                except IntegrityError:  # another thread gave it one first: read that
+                    s.rollback()
+                    continue
+                return base + account.id
         raise RuntimeError(f"could not give algorithm {algorithm_id} an account")
 
     # --- lookups -----------------------------------------------------------------------------

@@ -355,31 +355,28 @@ class DataService:
         self, s: Session, principal: Principal, path: DataPath
     ) -> tuple[DataCollection, CollectionAcl]:
         uri = _collection_uri(path)
-        if principal.username != path.owner or _acting_owner(principal) not in (None, path.owner):
-            # Others, and other users' algorithms acting for the owner, get the same answer whether the
-            # collection is missing or unreadable (HEAD stays 200/404, as Java's exists() needs), so
-            # its name does not leak.
-            unseen = NotFound(f"collection {uri} does not exist, or {principal.username} may not read it",
-                              code=1000)
-            try:
-                collection = self._find_collection(s, path)
-            except NotFound:
-                raise unseen from None
-            acl = _stored_acl(collection.acl)
-            if not can_read(acl, path.owner, *_reader(principal)):
-                raise unseen
-            return collection, acl
-        collection = self._find_collection(s, path)
+        # Others, and other users' algorithms acting for the owner, get the same answer whether the
+        # collection is missing or unreadable (HEAD stays 200/404, as Java's exists() needs), so its
+        # name does not leak. The owner and the owner's algorithms are told why.
+        told_why = principal.username == path.owner and _acting_owner(principal) in (None, path.owner)
+        unseen = NotFound(f"collection {uri} does not exist, or {principal.username} may not read it", code=1000)
+        try:
+            collection = self._find_collection(s, path)
+        except NotFound:
+            if told_why:
+                raise
+            raise unseen from None
         acl = _stored_acl(collection.acl)
-        if not can_read(acl, path.owner, *_reader(principal)):
-            # The owner's own algorithm, or the owner's key without data scope inside one.
-            if principal.as_algorithm:
-                raise Forbidden(
-                    f"{principal.acting_algorithm} may not read {uri} while it loads: a private collection "
-                    f"is for {path.owner} only; give it the default ACL, algo://.my/*, so {path.owner}'s "
-                    "algorithms can read it", code=2001)
-            raise _no_data_scope()
-        return collection, acl
+        if can_read(acl, path.owner, *_reader(principal)):
+            return collection, acl
+        if not told_why:
+            raise unseen
+        if principal.as_algorithm:
+            raise Forbidden(
+                f"{principal.acting_algorithm} may not read {uri} while it loads: a private collection "
+                f"is for {path.owner} only; give it the default ACL, algo://.my/*, so {path.owner}'s "
+                "algorithms can read it", code=2001)
+        raise _no_data_scope()  # the owner's key without data scope, inside one of its algorithms
 
     def _may_read(self, principal: Principal, owner: str, stored_acl: Any) -> bool:
         return can_read(_stored_acl(stored_acl), owner, *_reader(principal))

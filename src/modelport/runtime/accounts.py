@@ -31,11 +31,16 @@ class IsolationUnavailable(RuntimeError):
     """Isolation was asked for (MODELPORT_WORKER_ISOLATION=on) and cannot be given; the message says why."""
 
 
-def isolation_wanted(mode: str) -> bool:
-    """Whether to isolate algorithms, from MODELPORT_WORKER_ISOLATION (auto, on, off)."""
-    mode = mode.strip().lower()
+def isolation_mode(value: str) -> str:
+    """MODELPORT_WORKER_ISOLATION, checked: "auto", "on" or "off"."""
+    mode = value.strip().lower()
     if mode not in ("auto", "on", "off"):
-        raise ValueError(f"MODELPORT_WORKER_ISOLATION must be auto, on or off, not {mode!r}")
+        raise ValueError(f"MODELPORT_WORKER_ISOLATION must be auto, on or off, not {value!r}")
+    return mode
+
+
+def isolation_wanted(mode: str) -> bool:
+    """Whether to isolate algorithms in `mode` (from isolation_mode) as this process runs."""
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     if mode == "on" and not root:
         raise IsolationUnavailable("MODELPORT_WORKER_ISOLATION=on needs the server to run as root, to switch "
@@ -112,18 +117,25 @@ def publish(source: Path, folder: Path) -> Path:
     folder.mkdir(exist_ok=True)
     os.chmod(folder, 0o755)
     target = folder / source.name
-    if target.exists() and target.stat().st_size == source.stat().st_size and \
-            target.read_bytes() == source.read_bytes():
+    if target.exists() and _same_file(target, source):
         return target
     tmp = folder / f".{source.name}.{os.getpid()}"
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
     except OSError:
-        shutil.copyfile(source, tmp)
+        shutil.copy2(source, tmp)  # keeps the modification time _same_file compares
     os.chmod(tmp, 0o755 if os.access(source, os.X_OK) else 0o644)
     os.replace(tmp, target)
     return target
+
+
+def _same_file(target: Path, source: Path) -> bool:
+    """The link itself, or a copy of this version of `source` (same size and modification time)."""
+    if os.path.samefile(target, source):
+        return True
+    a, b = target.stat(), source.stat()
+    return (a.st_size, a.st_mtime_ns) == (b.st_size, b.st_mtime_ns)
 
 
 def hand_over(path: Path, uid: int) -> None:
